@@ -107,10 +107,23 @@ enum err_kind err_kind_from_grpc(enum grpc_code code, const char *message)
 const char *grpc_code_name(enum grpc_code code)
 {
     static const char *const names[] = {
-        "OK",       "Canceled",     "Unknown",           "InvalidArgument",    "DeadlineExceeded",
-        "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
-        "Aborted",  "OutOfRange",   "Unimplemented",     "Internal",           "Unavailable",
-        "DataLoss", "Unauthenticated",
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
     };
     if ((unsigned)code >= ARRAY_SIZE(names))
         return "Unknown";

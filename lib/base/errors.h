@@ -60,8 +60,8 @@ struct berth_error {
  */
 int err_make(struct berth_error **err, enum err_kind kind, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int err_makev(struct berth_error **err, enum err_kind kind, int errnum, const char *fmt,
-              va_list ap) __attribute__((format(printf, 4, 0)));
+int err_makev(struct berth_error **err, enum err_kind kind, int errnum, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 /* Like err_make but the message is taken exactly as given (for errors received from peers). */
 int err_make_raw(struct berth_error **err, enum err_kind kind, const char *message);
 /* Prefixes context to an existing error: "context: old message". Returns -1. */

@@ -45,7 +45,7 @@ int log_level_parse(const char *name, enum log_level *ret_level)
         const char *name;
         enum log_level level;
     } names[] = {
-        {"trace", LOG_TRACE}, {"debug", LOG_DEBUG}, {"info", LOG_INFO},   {"warn", LOG_WARN},
+        {"trace", LOG_TRACE},  {"debug", LOG_DEBUG}, {"info", LOG_INFO},   {"warn", LOG_WARN},
         {"warning", LOG_WARN}, {"error", LOG_ERROR}, {"fatal", LOG_FATAL}, {"panic", LOG_FATAL},
     };
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {

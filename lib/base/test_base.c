@@ -73,7 +73,8 @@ static void test_logfmt(void **state)
     log_record(LOG_WARN, LOG_FIELDS("namespace", "default", "id", "a b"), "hello \"%s\"", "w");
     fclose(f);
     log_set_output(NULL);
-    assert_non_null(strstr(buf, " level=warning msg=\"hello \\\"w\\\"\" namespace=default id=\"a b\"\n"));
+    assert_non_null(
+        strstr(buf, " level=warning msg=\"hello \\\"w\\\"\" namespace=default id=\"a b\"\n"));
     assert_null(strstr(buf, "hidden"));
     assert_memory_equal(buf, "time=\"", 6);
     free(buf);

@@ -156,6 +156,14 @@ static void close_any(uv_handle_t *handle, void *arg)
         uv_close(handle, NULL);
 }
 
+void loop_join(struct loop *loop)
+{
+    if (loop->thread_started) {
+        pthread_join(loop->thread, NULL);
+        loop->thread_started = false;
+    }
+}
+
 void loop_free(struct loop *loop)
 {
     if (!loop)

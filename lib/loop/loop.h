@@ -13,6 +13,8 @@ int loop_start_thread(struct loop *loop);
 void loop_run(struct loop *loop);
 /* Asks the loop to return (thread-safe); loop_free joins a started thread. */
 void loop_stop(struct loop *loop);
+/* Waits for a started loop thread to end (after someone calls loop_stop). */
+void loop_join(struct loop *loop);
 void loop_free(struct loop *loop);
 
 uv_loop_t *loop_uv(struct loop *loop);

@@ -333,6 +333,34 @@ const char *rpc_call_method_name(const struct rpc_call *call)
     return call->method_name;
 }
 
+enum err_kind rpc_call_wait_done(struct rpc_call *call, long long timeout_ns)
+{
+    long long until = timeout_ns > 0 ? monotonic_ns() + timeout_ns : 0;
+    pthread_mutex_lock(&call->mu);
+    while (!call->cancelled && call->stream) {
+        long long now = monotonic_ns();
+        if (until && now >= until)
+            break;
+        long long wake = until;
+        if (call->deadline_ns && (!wake || call->deadline_ns < wake))
+            wake = call->deadline_ns;
+        if (!wake) {
+            pthread_cond_wait(&call->cond, &call->mu);
+            continue;
+        }
+        if (call->deadline_ns && now >= call->deadline_ns) {
+            call->cancelled = ERR_DEADLINE_EXCEEDED;
+            rpc_call_kick_locked(call);
+            break;
+        }
+        struct timespec ts = {.tv_sec = wake / 1000000000LL, .tv_nsec = wake % 1000000000LL};
+        pthread_cond_timedwait(&call->cond, &call->mu, &ts);
+    }
+    enum err_kind why = call->cancelled ? call->cancelled : (call->stream ? 0 : ERR_CANCELED);
+    pthread_mutex_unlock(&call->mu);
+    return why;
+}
+
 void rpc_call_set_status(struct rpc_call *call, enum grpc_code code, const char *message)
 {
     pthread_mutex_lock(&call->mu);

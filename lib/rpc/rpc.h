@@ -86,6 +86,13 @@ enum err_kind rpc_call_cancelled(const struct rpc_call *call);
 const char *rpc_call_service_name(const struct rpc_call *call);
 const char *rpc_call_method_name(const struct rpc_call *call);
 
+/*
+ * Blocks until the call is cancelled, its deadline passes or its transport goes away (long-lived
+ * server streams such as Watch and Subscribe wait here between events), or until timeout_ns
+ * passes (0: no limit). Returns the cancellation kind, or 0 on timeout.
+ */
+enum err_kind rpc_call_wait_done(struct rpc_call *call, long long timeout_ns);
+
 /* Server: finishes a deferred call with OK (error NULL) or the error's status. */
 void rpc_call_complete(struct rpc_call *call, const struct berth_error *error);
 

@@ -1,6 +1,9 @@
 /* Unix socket helpers: safe creation of listening sockets and plain connects. */
 #include "lib/rpc/unix_socket.h"
 #include "lib/base/alloc.h"
+#include "lib/base/fs.h"
+
+#include <libgen.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,26 +20,6 @@ const char *unix_socket_path(const char *address)
     if (strncmp(address, "unix:", 5) == 0)
         return address + 5;
     return address;
-}
-
-int mkdir_parents(const char *path, mode_t mode, struct berth_error **err)
-{
-    _cleanup_free_ char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, mode) < 0 && errno != EEXIST)
-            return err_make(err, err_kind_from_errno(errno), errno, "mkdir %s", dir);
-        *p = '/';
-    }
-    if (mkdir(dir, mode) < 0 && errno != EEXIST)
-        return err_make(err, err_kind_from_errno(errno), errno, "mkdir %s", dir);
-    return 0;
 }
 
 static int fill_address(struct sockaddr_un *sa, const char *path, struct berth_error **err)
@@ -60,7 +43,8 @@ int unix_socket_listen(const char *path, mode_t mode, uid_t uid, gid_t gid,
     struct sockaddr_un sa;
     if (fill_address(&sa, path, err) < 0)
         return -1;
-    if (mkdir_parents(path, 0711, err) < 0)
+    _cleanup_free_ char *dir = xstrdup(path);
+    if (fs_mkdir_p(dirname(dir), 0711, err) < 0)
         return -1;
     struct stat st;
     if (lstat(path, &st) == 0) {

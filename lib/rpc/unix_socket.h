@@ -19,5 +19,3 @@ int unix_socket_listen(const char *path, mode_t mode, uid_t uid, gid_t gid,
 int unix_socket_connect(const char *path, struct berth_error **err);
 /* Strips "unix://" (and "unix:") from an address. */
 const char *unix_socket_path(const char *address);
-/* Creates the directories of path's parent with mode (like mkdir -p). */
-int mkdir_parents(const char *path, mode_t mode, struct berth_error **err);

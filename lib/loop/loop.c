@@ -24,9 +24,8 @@ struct loop {
     _Atomic bool running;
 };
 
-static void run_posted(uv_async_t *handle)
+static void drain_jobs(struct loop *loop)
 {
-    struct loop *loop = handle->data;
     pthread_mutex_lock(&loop->mu);
     struct loop_job *job = loop->head;
     loop->head = loop->tail = NULL;
@@ -37,6 +36,12 @@ static void run_posted(uv_async_t *handle)
         free(job);
         job = next;
     }
+}
+
+static void run_posted(uv_async_t *handle)
+{
+    struct loop *loop = handle->data;
+    drain_jobs(loop);
     if (loop->stopping)
         uv_stop(&loop->uv);
 }
@@ -74,7 +79,7 @@ void loop_run(struct loop *loop)
         if (uv_run(&loop->uv, UV_RUN_DEFAULT) == 0 && !loop->stopping)
             break;
     /* Jobs posted during shutdown still run, so nobody waits forever on loop_call_sync. */
-    run_posted(&loop->wakeup);
+    drain_jobs(loop);
     loop->running = false;
 }
 

@@ -318,9 +318,13 @@ long long rpc_call_deadline(const struct rpc_call *call)
 
 enum err_kind rpc_call_cancelled(const struct rpc_call *call)
 {
-    if (!call->cancelled && call->deadline_ns && monotonic_ns() >= call->deadline_ns)
+    struct rpc_call *c = (struct rpc_call *)call; /* the lock is not part of the value */
+    pthread_mutex_lock(&c->mu);
+    enum err_kind why = c->cancelled;
+    pthread_mutex_unlock(&c->mu);
+    if (!why && call->deadline_ns && monotonic_ns() >= call->deadline_ns)
         return ERR_DEADLINE_EXCEEDED;
-    return call->cancelled;
+    return why;
 }
 
 const char *rpc_call_service_name(const struct rpc_call *call)

@@ -416,7 +416,8 @@ static void close_on_loop(void *arg)
 static void channel_free(struct rpc_channel *base)
 {
     struct grpc_channel *ch = (struct grpc_channel *)base;
-    loop_post(ch->loop, close_on_loop, ch);
+    /* Synchronously: a posted job could run after the channel is freed. */
+    loop_call_sync(ch->loop, close_on_loop, ch);
     pthread_mutex_lock(&ch->mu);
     while (!ch->closed)
         pthread_cond_wait(&ch->closed_cond, &ch->mu);

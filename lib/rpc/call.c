@@ -206,6 +206,8 @@ int rpc_call_recv(struct rpc_call *call, const ProtobufCMessageDescriptor *descr
 {
     if (!descriptor && call->method)
         descriptor = call->method->input;
+    if (!descriptor)
+        return err_make(err, ERR_INVALID_ARGUMENT, 0, "rpc_call_recv needs a message type");
     pthread_mutex_lock(&call->mu);
     for (;;) {
         struct rpc_buffer *b = rpc_buffer_queue_pop(&call->in);

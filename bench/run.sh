@@ -22,8 +22,9 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else pr
 # Runs a command `rounds` times and prints the median of its one-number output.
 measure() { for _ in $(seq 1 "$rounds"); do "$@"; done | median; }
 
+echo "version = 3" >"$work/berth.toml"
 "$build/cmd/berthd/berthd" --root "$work/berth/root" --state "$work/berth/state" \
-  --address "$work/berth.sock" --config /nonexistent >"$work/berthd.log" 2>&1 &
+  --address "$work/berth.sock" --config "$work/berth.toml" >"$work/berthd.log" 2>&1 &
 pids+=($!)
 "$build/tests/interop/berth-echo" serve "$work/echo.sock" >/dev/null &
 pids+=($!)

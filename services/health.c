@@ -1,5 +1,6 @@
 /* grpc.health.v1.Health: the server as a whole ("") is serving; other names are unknown. */
 #include "services/services.h"
+#include "core/plugin/plugin.h"
 #include "lib/base/alloc.h"
 
 #include "grpc/health/v1/health.pb-c.h"
@@ -45,4 +46,17 @@ const struct rpc_service health_service = {
     .name = "grpc.health.v1.Health",
     .methods = methods,
     .n_methods = ARRAY_SIZE(methods),
+};
+
+static int health_init(struct plugin_context *ctx, void **ret, struct berth_error **err)
+{
+    struct service_host *host = plugin_context_daemon(ctx);
+    rpc_registry_add(host->grpc, &health_service);
+    return 0;
+}
+
+const struct plugin_registration healthcheck_plugin = {
+    .type = PLUGIN_GRPC,
+    .id = "healthcheck",
+    .init = health_init,
 };

@@ -1,5 +1,6 @@
 /* containerd.services.version.v1.Version: the daemon's version and revision. */
 #include "services/services.h"
+#include "core/plugin/plugin.h"
 #include "lib/base/alloc.h"
 
 #include "berth-version.h"
@@ -36,3 +37,16 @@ const char *berth_server_version(void)
      */
     return "v" BERTH_CONTAINERD_API_VERSION "+berth." BERTH_VERSION;
 }
+
+static int version_init(struct plugin_context *ctx, void **ret, struct berth_error **err)
+{
+    struct service_host *host = plugin_context_daemon(ctx);
+    rpc_registry_add(host->grpc, &version_service);
+    return 0;
+}
+
+const struct plugin_registration version_plugin = {
+    .type = PLUGIN_GRPC,
+    .id = "version",
+    .init = version_init,
+};

@@ -38,4 +38,13 @@ void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 /* Go-style durations: "300ms", "1.5h", "2m30s"; returns -1 when malformed. */
 long long cli_parse_duration(const char *text);
 
+/* Runs the subcommand argv[1] of group `name` (argv[0]); prints usage when missing or unknown. */
+int cli_dispatch(struct cli *cli, const char *name, const struct cli_command *sub, size_t n,
+                 int argc, char **argv);
+
 int cli_version(struct cli *cli, int argc, char **argv);
+int cli_namespaces(struct cli *cli, int argc, char **argv);
+int cli_plugins(struct cli *cli, int argc, char **argv);
+int cli_deprecations(struct cli *cli, int argc, char **argv);
+int cli_info(struct cli *cli, int argc, char **argv);
+int cli_events(struct cli *cli, int argc, char **argv);

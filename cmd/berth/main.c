@@ -15,6 +15,11 @@
 #define DEFAULT_NAMESPACE "default"
 
 static const struct cli_command commands[] = {
+    {"deprecations", NULL, "print warnings for deprecations", cli_deprecations},
+    {"events", "event", "display the daemon's events", cli_events},
+    {"info", NULL, "print the server info", cli_info},
+    {"namespaces", "ns", "manage namespaces", cli_namespaces},
+    {"plugins", "plugin", "provides information about the daemon's plugins", cli_plugins},
     {"version", NULL, "print the client and server versions", cli_version},
 };
 
@@ -83,6 +88,25 @@ long long cli_parse_duration(const char *text)
         p += best;
     }
     return (long long)total;
+}
+
+int cli_dispatch(struct cli *cli, const char *name, const struct cli_command *sub, size_t n,
+                 int argc, char **argv)
+{
+    const char *want = argc > 1 ? argv[1] : NULL;
+    for (size_t i = 0; want && i < n; i++) {
+        if (strcmp(sub[i].name, want) == 0 || (sub[i].alias && strcmp(sub[i].alias, want) == 0)) {
+            optind = 1; /* the subcommand parses its own flags from argv[1..] */
+            return sub[i].run(cli, argc - 1, argv + 1);
+        }
+    }
+    FILE *out = want ? stderr : stdout;
+    if (want)
+        fprintf(stderr, "berth %s: no such command \"%s\"\n", name, want);
+    fprintf(out, "USAGE:\n   berth %s command [arguments...]\n\nCOMMANDS:\n", name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "   %-10s %s\n", sub[i].name, sub[i].summary);
+    return want ? 1 : 0;
 }
 
 struct rpc_channel *cli_channel(struct cli *cli)

@@ -108,6 +108,7 @@ struct rpc_call *rpc_call_new(struct loop *loop, const struct rpc_call_transport
     struct rpc_call *call = xcalloc(1, sizeof(*call));
     call->refs = 1;
     pthread_mutex_init(&call->mu, NULL);
+    pthread_mutex_init(&call->hook_mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -144,6 +145,7 @@ void rpc_call_unref(struct rpc_call *call)
     free(call->in_error_message);
     pthread_cond_destroy(&call->cond);
     pthread_mutex_destroy(&call->mu);
+    pthread_mutex_destroy(&call->hook_mu);
     free(call);
 }
 
@@ -367,6 +369,35 @@ enum err_kind rpc_call_wait_done(struct rpc_call *call, long long timeout_ns)
     return why;
 }
 
+/* Runs the cancel hook once; never with call->mu held. */
+static void run_cancel_hook(struct rpc_call *call)
+{
+    pthread_mutex_lock(&call->hook_mu);
+    void (*fn)(void *) = call->cancel_hook;
+    call->cancel_hook = NULL;
+    if (fn)
+        fn(call->cancel_hook_arg);
+    pthread_mutex_unlock(&call->hook_mu);
+}
+
+static bool call_is_done(struct rpc_call *call)
+{
+    pthread_mutex_lock(&call->mu);
+    bool done = call->cancelled || !call->stream;
+    pthread_mutex_unlock(&call->mu);
+    return done;
+}
+
+void rpc_call_set_cancel_hook(struct rpc_call *call, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&call->hook_mu);
+    call->cancel_hook = fn;
+    call->cancel_hook_arg = arg;
+    pthread_mutex_unlock(&call->hook_mu);
+    if (fn && call_is_done(call))
+        run_cancel_hook(call);
+}
+
 void rpc_call_set_status(struct rpc_call *call, enum grpc_code code, const char *message)
 {
     pthread_mutex_lock(&call->mu);
@@ -423,6 +454,7 @@ void rpc_call_cancel_with(struct rpc_call *call, enum err_kind why)
     }
     pthread_cond_broadcast(&call->cond);
     pthread_mutex_unlock(&call->mu);
+    run_cancel_hook(call);
 }
 
 void rpc_call_cancel(struct rpc_call *call)
@@ -477,6 +509,7 @@ void rpc_call_detach(struct rpc_call *call, enum err_kind why, const char *messa
     }
     pthread_cond_broadcast(&call->cond);
     pthread_mutex_unlock(&call->mu);
+    run_cancel_hook(call);
 }
 
 void rpc_call_run_handler(struct rpc_call *call)

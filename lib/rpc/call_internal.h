@@ -70,6 +70,10 @@ struct rpc_call {
     char *status_message;
 
     enum err_kind cancelled;
+    /* cancel hook: guarded by hook_mu, which is held while it runs */
+    pthread_mutex_t hook_mu;
+    void (*cancel_hook)(void *arg);
+    void *cancel_hook_arg;
     bool kick_posted;
     bool handler_done;
 };

@@ -93,6 +93,13 @@ const char *rpc_call_method_name(const struct rpc_call *call);
  */
 enum err_kind rpc_call_wait_done(struct rpc_call *call, long long timeout_ns);
 
+/*
+ * Runs fn(arg) once when the call is cancelled, expires or loses its transport (immediately when
+ * that already happened). Lets a handler blocked elsewhere (an event queue) wake up. Setting NULL
+ * removes the hook and waits out a running one, so arg can be freed after.
+ */
+void rpc_call_set_cancel_hook(struct rpc_call *call, void (*fn)(void *arg), void *arg);
+
 /* Server: finishes a deferred call with OK (error NULL) or the error's status. */
 void rpc_call_complete(struct rpc_call *call, const struct berth_error *error);
 

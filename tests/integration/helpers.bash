@@ -7,26 +7,38 @@ BERTHD="$BERTH_BUILD/cmd/berthd/berthd"
 BERTH="$BERTH_BUILD/cmd/berth/berth"
 CTR="${CTR:-/usr/bin/ctr}"
 
-# Starts berthd in a fresh directory; sets BERTH_DIR, BERTH_SOCK, BERTHD_PID.
+# Starts berthd in a fresh directory; sets BERTH_DIR and BERTH_SOCK. Extra args go to berthd.
 berthd_start() {
   BERTH_DIR="$(mktemp -d /tmp/berth-it.XXXXXX)"
   BERTH_SOCK="$BERTH_DIR/state/berth.sock"
   export BERTH_DIR BERTH_SOCK
+  echo 'version = 3' >"$BERTH_DIR/config.toml"
+  berthd_launch "$@"
+}
+
+# Starts berthd on the existing BERTH_DIR (a restart keeps root and state).
+berthd_launch() {
   "$BERTHD" --root "$BERTH_DIR/root" --state "$BERTH_DIR/state" --address "$BERTH_SOCK" \
-    --config "$BERTH_DIR/config.toml" "$@" >"$BERTH_DIR/berthd.log" 2>&1 3>&- &
-  BERTHD_PID=$!
-  export BERTHD_PID
+    --config "$BERTH_DIR/config.toml" "$@" >>"$BERTH_DIR/berthd.log" 2>&1 3>&- &
+  echo $! >"$BERTH_DIR/berthd.pid"
   berthd_wait_ready
 }
 
-# Waits until the socket answers (bounded): the daemon logs "booted" once it listens.
+berthd_pid() {
+  cat "$BERTH_DIR/berthd.pid" 2>/dev/null
+}
+
+# Waits until the daemon has logged that it is serving (bounded).
 berthd_wait_ready() {
-  local i
+  local i pid
+  pid=$(berthd_pid)
   for i in $(seq 1 200); do
-    if grep -q "successfully booted" "$BERTH_DIR/berthd.log" 2>/dev/null; then
+    if [ "$(grep -c "successfully booted" "$BERTH_DIR/berthd.log" 2>/dev/null)" -ge \
+      "$(grep -c "starting berthd" "$BERTH_DIR/berthd.log" 2>/dev/null)" ] &&
+      grep -q "successfully booted" "$BERTH_DIR/berthd.log"; then
       return 0
     fi
-    if ! kill -0 "$BERTHD_PID" 2>/dev/null; then
+    if ! kill -0 "$pid" 2>/dev/null; then
       echo "berthd exited early:" >&2
       cat "$BERTH_DIR/berthd.log" >&2
       return 1
@@ -38,21 +50,47 @@ berthd_wait_ready() {
   return 1
 }
 
-# Stops berthd with SIGTERM and checks it exits cleanly; removes its directory.
+# SIGTERM, then waits (bounded) for the process to go; fails if it had to be killed or if it
+# did not log a clean stop. The daemon may not be our child (setup_file started it).
+berthd_terminate() {
+  local pid i
+  pid=$(berthd_pid)
+  [ -n "$pid" ] || return 0
+  rm -f "$BERTH_DIR/berthd.pid"
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid"
+  for i in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    echo "berthd did not stop on SIGTERM" >&2
+    return 1
+  fi
+  if [ "$(grep -c 'msg="berthd stopped"' "$BERTH_DIR/berthd.log")" -lt 1 ]; then
+    echo "berthd did not stop cleanly:" >&2
+    tail -20 "$BERTH_DIR/berthd.log" >&2
+    return 1
+  fi
+}
+
+berthd_restart() {
+  berthd_terminate && berthd_launch "$@"
+}
+
+# Stops berthd and removes its directory, checking nothing is left mounted or listening.
 berthd_stop() {
+  [ -n "${BERTH_DIR:-}" ] || return 0
   local rc=0
-  if [ -n "${BERTHD_PID:-}" ] && kill -0 "$BERTHD_PID" 2>/dev/null; then
-    kill -TERM "$BERTHD_PID"
-    wait "$BERTHD_PID" || rc=$?
+  berthd_terminate || rc=$?
+  if [ -e "$BERTH_SOCK" ]; then
+    echo "socket $BERTH_SOCK left behind" >&2
+    rc=1
   fi
-  BERTHD_PID=
-  if [ -n "${BERTH_DIR:-}" ]; then
-    if [ "$rc" -ne 0 ]; then
-      echo "berthd exited with $rc:" >&2
-      cat "$BERTH_DIR/berthd.log" >&2
-    fi
-    rm -rf "$BERTH_DIR"
-  fi
+  [ "$rc" -eq 0 ] || cat "$BERTH_DIR/berthd.log" >&2
+  rm -rf "$BERTH_DIR"
+  BERTH_DIR=
   return "$rc"
 }
 

@@ -16,7 +16,8 @@ teardown() {
   "$BERTHD" --root "$dir/root" --state "$dir/state" --address "$dir/state/berth.sock" \
     >"$dir/berthd.log" 2>&1 3>&- &
   pid=$!
-  BERTH_DIR=$dir BERTHD_PID=$pid berthd_wait_ready
+  echo "$pid" >"$dir/berthd.pid"
+  BERTH_DIR=$dir berthd_wait_ready
   "$CTR" -a "$dir/state/berth.sock" version
   kill -TERM "$pid"
   wait "$pid"
@@ -27,10 +28,11 @@ teardown() {
 
 @test "SIGINT stops the daemon too" {
   berthd_start
-  kill -INT "$BERTHD_PID"
-  wait "$BERTHD_PID"
-  BERTHD_PID=
+  pid=$(berthd_pid)
+  kill -INT "$pid"
+  wait "$pid"
   [ ! -e "$BERTH_SOCK" ]
+  grep -q 'msg="received signal interrupt"' "$BERTH_DIR/berthd.log"
 }
 
 @test "a regular file at the socket path is not clobbered" {
@@ -76,10 +78,9 @@ except grpc.RpcError:
 PY
   py=$!
   sleep 0.3
-  start=$(date +%s)
-  kill -TERM "$BERTHD_PID"
-  wait "$BERTHD_PID"
-  BERTHD_PID=
+  pid=$(berthd_pid)
+  kill -TERM "$pid"
+  wait "$pid"
   wait "$py"
   [ ! -e "$BERTH_SOCK" ]
 }

@@ -198,10 +198,13 @@ class PythonClientBerthd(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = os.path.join(TMP, "berthd")
         cls.sock = os.path.join(cls.dir, "state", "berth.sock")
+        os.makedirs(cls.dir)
+        with open(os.path.join(cls.dir, "config.toml"), "w") as f:
+            f.write("version = 3\n")
         cls.proc = subprocess.Popen(
             [os.path.join(BUILD, "cmd/berthd/berthd"), "--root", os.path.join(cls.dir, "root"),
              "--state", os.path.join(cls.dir, "state"), "--address", cls.sock,
-             "--config", os.path.join(cls.dir, "none.toml")],
+             "--config", os.path.join(cls.dir, "config.toml")],
             stderr=subprocess.DEVNULL)
         wait_for_socket(cls.sock, cls.proc)
         cls.channel = grpc.insecure_channel("unix://" + cls.sock)

@@ -1,0 +1,34 @@
+/* Output helpers of the berth CLI: ctr's tabwriter tables and Go-style JSON. */
+#pragma once
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * A table laid out as Go's text/tabwriter with ctr's settings: every tab-terminated cell is
+ * padded to its column's width plus `padding` spaces (minwidth as given); a trailing cell
+ * without a tab is printed as is.
+ */
+struct table;
+struct table *table_new(size_t minwidth, size_t padding);
+/* Adds a line; cells separated (and terminated) by '\t' as in ctr's Fprintf formats. */
+void table_add(struct table *t, const char *line_fmt, ...) __attribute__((format(printf, 2, 3)));
+void table_print(struct table *t);
+
+/* A growable string. */
+struct strbuf {
+    char *data;
+    size_t len, cap;
+};
+void strbuf_add(struct strbuf *b, const char *s, size_t n);
+void strbuf_puts(struct strbuf *b, const char *s);
+void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_json_string(struct strbuf *b, const char *s, size_t n);
+
+/*
+ * A protobuf message as Go's encoding/json renders the struct protoc-gen-go generates for it:
+ * proto field names, empty fields omitted, maps as objects, bytes as base64, 64-bit ints as
+ * numbers. indent NULL gives one line; otherwise MarshalIndent with that indent.
+ */
+void pb_to_go_json(struct strbuf *b, const ProtobufCMessage *m, const char *indent);

@@ -1,0 +1,76 @@
+/* Protobuf <-> core conversions used by several services. */
+#include "services/convert.h"
+#include "lib/base/alloc.h"
+#include "lib/identifiers/identifiers.h"
+
+#include <string.h>
+
+void pb_labels_to_core(void *const *entries, size_t n, struct labels *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct pb_string_entry *e = entries[i];
+        labels_set(out, e->key ? e->key : "", e->value ? e->value : "");
+    }
+}
+
+const char *service_namespace(struct rpc_call *call, struct berth_error **err)
+{
+    const char *ns = rpc_call_metadata(call, "containerd-namespace");
+    if (!ns)
+        ns = rpc_call_metadata(call, "containerd-namespace-ttrpc");
+    if (!ns || !*ns) {
+        err_make(err, ERR_FAILED_PRECONDITION, 0, "namespace is required");
+        return NULL;
+    }
+    if (identifier_validate(ns, err) < 0) {
+        err_wrap(err, "namespace validation");
+        return NULL;
+    }
+    return ns;
+}
+
+void *pb_arena_alloc(struct pb_arena *a, size_t size)
+{
+    void *p = xcalloc(1, size ? size : 1);
+    a->ptrs = xreallocarray_grow(a->ptrs, &a->capacity, a->count + 1, sizeof(void *));
+    a->ptrs[a->count++] = p;
+    return p;
+}
+
+void *pb_arena_message(struct pb_arena *a, const ProtobufCMessageDescriptor *type)
+{
+    void *m = pb_arena_alloc(a, type->sizeof_message);
+    protobuf_c_message_init(type, m);
+    return m;
+}
+
+char *pb_arena_strdup(struct pb_arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = pb_arena_alloc(a, n);
+    memcpy(p, s, n);
+    return p;
+}
+
+void pb_arena_free(struct pb_arena *a)
+{
+    for (size_t i = 0; i < a->count; i++)
+        free(a->ptrs[i]);
+    free(a->ptrs);
+    *a = (struct pb_arena){0};
+}
+
+void **pb_arena_labels(struct pb_arena *a, const struct labels *l,
+                       const ProtobufCMessageDescriptor *entry_type, size_t *ret_n)
+{
+    size_t n = l ? l->count : 0;
+    void **entries = pb_arena_alloc(a, n * sizeof(void *));
+    for (size_t i = 0; i < n; i++) {
+        struct pb_string_entry *e = pb_arena_message(a, entry_type);
+        e->key = l->items[i].key;
+        e->value = l->items[i].value;
+        entries[i] = e;
+    }
+    *ret_n = n;
+    return entries;
+}

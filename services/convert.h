@@ -1,0 +1,38 @@
+/* Conversions between protobuf-c messages and core types shared by the services. */
+#pragma once
+
+#include "core/metadata/labels.h"
+#include "lib/base/errors.h"
+#include "lib/rpc/rpc.h"
+
+#include <protobuf-c/protobuf-c.h>
+
+/* Every generated map<string,string> entry has this layout. */
+struct pb_string_entry {
+    ProtobufCMessage base;
+    char *key;
+    char *value;
+};
+
+/* map<string,string> → labels (later duplicates win, as protobuf maps). */
+void pb_labels_to_core(void *const *entries, size_t n, struct labels *out);
+
+/*
+ * The namespace of a request (containerd-namespace metadata), validated as containerd's
+ * NamespaceRequired: FailedPrecondition when missing, InvalidArgument when malformed.
+ */
+const char *service_namespace(struct rpc_call *call, struct berth_error **err);
+
+/* Allocations for building one response; freed together once it is sent. */
+struct pb_arena {
+    void **ptrs;
+    size_t count, capacity;
+};
+void *pb_arena_alloc(struct pb_arena *a, size_t size);
+/* A zeroed, initialised message of the given type. */
+void *pb_arena_message(struct pb_arena *a, const ProtobufCMessageDescriptor *type);
+char *pb_arena_strdup(struct pb_arena *a, const char *s);
+void pb_arena_free(struct pb_arena *a);
+/* labels → map entries allocated in the arena (strings borrowed). */
+void **pb_arena_labels(struct pb_arena *a, const struct labels *l,
+                       const ProtobufCMessageDescriptor *entry_type, size_t *ret_n);

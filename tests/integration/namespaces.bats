@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# Namespaces through Debian's real ctr: create, list, label, remove, errors, events.
+
+load helpers
+
+setup_file() {
+  berthd_start
+}
+
+teardown_file() {
+  berthd_stop
+}
+
+@test "ctr namespaces create, ls and label behave as with containerd" {
+  run ctr namespaces create team-a owner=alice tier=gold
+  [ "$status" -eq 0 ]
+  run ctr namespaces ls
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "NAME"*"LABELS"* ]]
+  [[ "$output" == *"team-a"*"owner=alice,tier=gold"* ]]
+  run ctr namespaces label team-a tier= env=prod
+  [ "$status" -eq 0 ]
+  run ctr namespaces ls -q
+  [[ "$output" == *"team-a"* ]]
+  run ctr namespaces ls
+  [[ "$output" == *"env=prod,owner=alice"* ]]
+  [[ "$output" != *"tier="* ]]
+}
+
+@test "creating an existing namespace fails with AlreadyExists" {
+  ctr namespaces create dup
+  run ctr namespaces create dup
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'namespace "dup": already exists'* ]]
+}
+
+@test "invalid namespace names are rejected" {
+  run ctr namespaces create 'Bad_Name!'
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"invalid argument"* ]]
+  run ctr namespaces create "$(printf 'a%.0s' $(seq 1 77))"
+  [ "$status" -ne 0 ]
+}
+
+@test "removing a namespace; a missing one is NotFound (ctr ignores it as with containerd)" {
+  ctr namespaces create gone
+  run ctr namespaces rm gone
+  [ "$status" -eq 0 ]
+  [ "$output" = "gone" ]
+  run ctr namespaces ls -q
+  [[ "$output" != *"gone"* ]]
+  # ctr prints the name and exits 0 on NotFound, exactly as against containerd
+  run ctr namespaces rm never-was
+  [ "$status" -eq 0 ]
+  # the RPC itself reports NotFound: berth surfaces it
+  run berth namespaces rm never-was
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'namespace "never-was": not found'* ]]
+}
+
+@test "ctr events sees /namespaces/create from another client" {
+  ctr events >"$BERTH_DIR/events.txt" 2>&1 3>&- &
+  pid=$!
+  # wait until the subscription is in place: publish markers until one shows up
+  for i in $(seq 1 50); do
+    ctr namespaces create "probe$i" >/dev/null
+    grep -q "/namespaces/create" "$BERTH_DIR/events.txt" && break
+    sleep 0.1
+  done
+  ctr namespaces create watched
+  ctr namespaces label watched k=v
+  ctr namespaces rm watched
+  for i in $(seq 1 50); do
+    grep -q 'watched /namespaces/delete' "$BERTH_DIR/events.txt" && break
+    sleep 0.1
+  done
+  kill "$pid"
+  wait "$pid" || true
+  grep -q 'watched /namespaces/create {"name":"watched"}' "$BERTH_DIR/events.txt"
+  grep -q 'watched /namespaces/update {"name":"watched","labels":{"k":"v"}}' "$BERTH_DIR/events.txt"
+  grep -q 'watched /namespaces/delete {"name":"watched"}' "$BERTH_DIR/events.txt"
+}
+
+@test "namespaces survive a daemon restart" {
+  ctr namespaces create persistent keep=yes
+  berthd_restart
+  run ctr namespaces ls
+  [[ "$output" == *"persistent"*"keep=yes"* ]]
+}

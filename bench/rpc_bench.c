@@ -2,6 +2,8 @@
  * rpc-bench: load for gRPC servers, using Berth's client.
  *   rpc-bench unary SOCKET CONNECTIONS CALLS     Version calls/s (any containerd-API server)
  *   rpc-bench stream SOCKET CONNECTIONS MIB      ClientStream MiB/s (berth-echo)
+ *   rpc-bench ready SOCKET START_NS              ms from START_NS (CLOCK_REALTIME) until a
+ *                                                Version call succeeds (start-to-ready)
  * Prints one number; timing is the caller's business (bench/run.sh takes medians).
  */
 #include "lib/base/alloc.h"
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct worker {
     struct loop *loop;
@@ -87,8 +90,42 @@ static void *stream_worker(void *arg)
     return NULL;
 }
 
+/* Polls (1 ms apart, up to 30 s) until the daemon answers Version. */
+static int ready(const char *socket, long long start_ns)
+{
+    struct loop *loop = loop_new();
+    loop_start_thread(loop);
+    Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+    for (int i = 0; i < 30000; i++) {
+        struct berth_error *err = NULL;
+        struct rpc_channel *ch = grpc_channel_connect(loop, socket, NULL, &err);
+        ProtobufCMessage *resp = NULL;
+        if (ch &&
+            rpc_channel_unary(ch, "containerd.services.version.v1.Version", "Version", &empty.base,
+                              &containerd__services__version__v1__version_response__descriptor,
+                              &resp, NULL, &err) == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            long long ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+            printf("%.1f\n", (double)(ns - start_ns) / 1e6);
+            protobuf_c_message_free_unpacked(resp, NULL);
+            rpc_channel_free(ch);
+            loop_free(loop);
+            return 0;
+        }
+        err_free(err);
+        rpc_channel_free(ch);
+        nanosleep(&(struct timespec){0, 1000000L}, NULL);
+    }
+    loop_free(loop);
+    fprintf(stderr, "rpc-bench: %s never answered\n", socket);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "ready") == 0)
+        return ready(argv[2], atoll(argv[3]));
     if (argc != 5 || (strcmp(argv[1], "unary") && strcmp(argv[1], "stream"))) {
         fprintf(stderr, "usage: rpc-bench unary|stream SOCKET CONNECTIONS COUNT\n");
         return 2;

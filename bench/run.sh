@@ -16,47 +16,88 @@ cleanup() {
 trap cleanup EXIT
 
 wait_sock() { for _ in $(seq 1 200); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
-
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-
 # Runs a command `rounds` times and prints the median of its one-number output.
 measure() { for _ in $(seq 1 "$rounds"); do "$@"; done | median; }
 
-echo "version = 3" >"$work/berth.toml"
-"$build/cmd/berthd/berthd" --root "$work/berth/root" --state "$work/berth/state" \
-  --address "$work/berth.sock" --config "$work/berth.toml" >"$work/berthd.log" 2>&1 &
-pids+=($!)
-"$build/tests/interop/berth-echo" serve "$work/echo.sock" >/dev/null &
-pids+=($!)
-cat >"$work/containerd.toml" <<TOML
-version = 2
-root = "$work/containerd/root"
-state = "$work/containerd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$work/containerd.sock"
-TOML
-containerd --config "$work/containerd.toml" >"$work/containerd.log" 2>&1 &
-pids+=($!)
-wait_sock "$work/berth.sock"
-wait_sock "$work/echo.sock"
-wait_sock "$work/containerd.sock"
-
-printf '%-44s %14s %14s %8s\n' "benchmark (median of $rounds)" "berth" "containerd" "ratio"
-row() { # label, berth value, containerd value
+row() { # label, berth value, containerd value, "higher" or "lower" is better
   if [ -n "$3" ]; then
-    printf '%-44s %14s %14s %7.2fx\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"
+    local ratio
+    if [ "$4" = higher ]; then ratio=$(echo "$2 / $3" | bc -l); else ratio=$(echo "$3 / $2" | bc -l); fi
+    printf '%-46s %12s %12s %7.2fx\n' "$1" "$2" "$3" "$ratio"
   else
-    printf '%-44s %14s %14s %8s\n' "$1" "$2" "-" "-"
+    printf '%-46s %12s %12s %8s\n' "$1" "$2" "-" "-"
   fi
 }
+
+berth_conf() { # dir
+  mkdir -p "$1"
+  echo 'version = 3' >"$1/config.toml"
+}
+containerd_conf() { # dir
+  mkdir -p "$1"
+  cat >"$1/config.toml" <<TOML
+version = 2
+root = "$1/root"
+state = "$1/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$1/containerd.sock"
+TOML
+}
+
+# start-to-ready: exec → first successful Version call; then idle memory after 1 s
+start_berth() { # dir
+  "$build/cmd/berthd/berthd" --root "$1/root" --state "$1/state" --address "$1/berth.sock" \
+    --config "$1/config.toml" >"$1/log" 2>&1 &
+  echo $!
+}
+start_containerd() { # dir
+  containerd --config "$1/config.toml" >"$1/log" 2>&1 &
+  echo $!
+}
+startup_round() { # berth|containerd  → prints "ms rss_kib pss_kib"
+  local dir="$work/start-$1-$RANDOM" pid sock start ms
+  if [ "$1" = berth ]; then berth_conf "$dir"; sock="$dir/berth.sock"; else containerd_conf "$dir"; sock="$dir/containerd.sock"; fi
+  start=$(date +%s%N)
+  if [ "$1" = berth ]; then pid=$(start_berth "$dir"); else pid=$(start_containerd "$dir"); fi
+  ms=$("$bench" ready "$sock" "$start")
+  sleep 1
+  local rss pss
+  rss=$(awk '/^Rss:/ {print $2}' "/proc/$pid/smaps_rollup")
+  pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+  echo "$ms $rss $pss"
+}
+
+printf '%-46s %12s %12s %8s\n' "benchmark (median of $rounds)" "berth" "containerd" "ratio"
+for who in berth containerd; do
+  for _ in $(seq 1 "$rounds"); do startup_round "$who"; done >"$work/startup-$who"
+done
+col() { awk -v c="$2" '{print $c}' "$work/startup-$1" | median; }
+row "start-to-ready ms" "$(col berth 1)" "$(col containerd 1)" lower
+row "idle RSS KiB" "$(col berth 2)" "$(col containerd 2)" lower
+row "idle PSS KiB" "$(col berth 3)" "$(col containerd 3)" lower
+
+berth_conf "$work/berth"
+pids+=("$(start_berth "$work/berth")")
+"$build/tests/interop/berth-echo" serve "$work/echo.sock" >/dev/null &
+pids+=($!)
+containerd_conf "$work/containerd"
+pids+=("$(start_containerd "$work/containerd")")
+wait_sock "$work/berth/berth.sock"
+wait_sock "$work/echo.sock"
+wait_sock "$work/containerd/containerd.sock"
+
 for conns in 1 8; do
-  b=$(measure "$bench" unary "$work/berth.sock" "$conns" 20000)
-  c=$(measure "$bench" unary "$work/containerd.sock" "$conns" 20000)
-  row "Version unary calls/s, $conns connection(s)" "$b" "$c"
+  b=$(measure "$bench" unary "$work/berth/berth.sock" "$conns" 20000)
+  c=$(measure "$bench" unary "$work/containerd/containerd.sock" "$conns" 20000)
+  row "Version unary calls/s, $conns connection(s)" "$b" "$c" higher
 done
 for conns in 1 8; do
   b=$(measure "$bench" stream "$work/echo.sock" "$conns" 2048)
-  row "gRPC client-stream MiB/s, $conns connection(s)" "$b" ""
+  row "gRPC client-stream MiB/s, $conns connection(s)" "$b" "" higher
 done
-echo "(ratio > 1: Berth is faster; streaming has no containerd counterpart until the content store)"
+echo "(ratio > 1: Berth is better; streaming has no containerd counterpart until the content store)"

@@ -65,8 +65,9 @@ static int forward_envelope(struct events_service *s, const Containerd__Types__E
     if (!e)
         return err_make(err, ERR_INVALID_ARGUMENT, 0, "envelope must be set");
     struct event_envelope env = {
-        .timestamp_ns = e->timestamp ? e->timestamp->seconds * 1000000000LL + e->timestamp->nanos
-                                     : EVENT_TIMESTAMP_UNSET,
+        /* containerd reads a missing timestamp as the Unix epoch (AsTime of nil) */
+        .timestamp_ns =
+            e->timestamp ? e->timestamp->seconds * 1000000000LL + e->timestamp->nanos : 0,
         .namespace_name = e->namespace_,
         .topic = e->topic,
         .type_url = e->event ? e->event->type_url : (char *)"",

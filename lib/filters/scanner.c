@@ -306,7 +306,7 @@ static bool unquote_char(const char **p, const char *end, char quote, char **o)
     case '/':
         if (c != quote)
             return false;
-        value = c;
+        value = (unsigned char)c;
         break;
     default:
         return false;

@@ -8,6 +8,7 @@
 #include "lib/base/alloc.h"
 #include "lib/base/log.h"
 #include "services/convert.h"
+#include "services/event_types.h"
 
 #include "containerd/services/events/v1/events.pb-c.h"
 #include "containerd/services/ttrpc/events/v1/events.pb-c.h"
@@ -211,9 +212,17 @@ const struct plugin_registration events_plugin = {
 };
 
 /* io.containerd.event.v1.exchange: the in-process bus every publisher and subscriber shares. */
+static bool field_hook(void *data, const char *type_url, const uint8_t *value, size_t value_len,
+                       const char *const *fieldpath, size_t n, char **ret_value)
+{
+    return event_field(type_url, value, value_len, fieldpath, n, ret_value);
+}
+
 static int exchange_init(struct plugin_context *ctx, void **ret, struct berth_error **err)
 {
-    *ret = event_exchange_new();
+    struct event_exchange *ex = event_exchange_new();
+    event_exchange_set_field_hook(ex, field_hook, NULL);
+    *ret = ex;
     return 0;
 }
 

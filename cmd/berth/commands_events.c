@@ -2,61 +2,13 @@
 #include "cmd/berth/cli.h"
 #include "cmd/berth/output.h"
 #include "lib/base/alloc.h"
+#include "services/event_types.h"
 
-#include "containerd/events/container.pb-c.h"
-#include "containerd/events/content.pb-c.h"
-#include "containerd/events/image.pb-c.h"
-#include "containerd/events/namespace.pb-c.h"
-#include "containerd/events/sandbox.pb-c.h"
-#include "containerd/events/snapshot.pb-c.h"
-#include "containerd/events/task.pb-c.h"
 #include "containerd/services/events/v1/events.pb-c.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-/* The event payloads the daemon and shims publish, by type URL (their full proto names). */
-static const ProtobufCMessageDescriptor *const event_types[] = {
-    &containerd__events__container_create__descriptor,
-    &containerd__events__container_update__descriptor,
-    &containerd__events__container_delete__descriptor,
-    &containerd__events__content_delete__descriptor,
-    &containerd__services__images__v1__image_create__descriptor,
-    &containerd__services__images__v1__image_update__descriptor,
-    &containerd__services__images__v1__image_delete__descriptor,
-    &containerd__events__namespace_create__descriptor,
-    &containerd__events__namespace_update__descriptor,
-    &containerd__events__namespace_delete__descriptor,
-    &containerd__events__sandbox_create__descriptor,
-    &containerd__events__sandbox_start__descriptor,
-    &containerd__events__sandbox_exit__descriptor,
-    &containerd__events__snapshot_prepare__descriptor,
-    &containerd__events__snapshot_commit__descriptor,
-    &containerd__events__snapshot_remove__descriptor,
-    &containerd__events__task_create__descriptor,
-    &containerd__events__task_start__descriptor,
-    &containerd__events__task_delete__descriptor,
-    &containerd__events__task_io__descriptor,
-    &containerd__events__task_exit__descriptor,
-    &containerd__events__task_oom__descriptor,
-    &containerd__events__task_exec_added__descriptor,
-    &containerd__events__task_exec_started__descriptor,
-    &containerd__events__task_paused__descriptor,
-    &containerd__events__task_resumed__descriptor,
-    &containerd__events__task_checkpointed__descriptor,
-};
-
-static const ProtobufCMessageDescriptor *event_type(const char *type_url)
-{
-    /* typeurl resolves by the name after the last '/' */
-    const char *slash = strrchr(type_url, '/');
-    const char *name = slash ? slash + 1 : type_url;
-    for (size_t i = 0; i < ARRAY_SIZE(event_types); i++)
-        if (strcmp(event_types[i]->name, name) == 0)
-            return event_types[i];
-    return NULL;
-}
 
 /* Go's default time.Time format, "2006-01-02 15:04:05.999999999 -0700 MST", in UTC. */
 static void format_go_time(char *out, size_t n, const Google__Protobuf__Timestamp *ts)

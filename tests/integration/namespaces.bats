@@ -87,3 +87,33 @@ teardown_file() {
   run ctr namespaces ls
   [[ "$output" == *"persistent"*"keep=yes"* ]]
 }
+
+@test "event filters: topic, namespace and event fields" {
+  ctr events 'event.name==kept' 'topic=="/namespaces/delete"' >"$BERTH_DIR/filtered.txt" 2>&1 3>&- &
+  pid=$!
+  for i in $(seq 1 50); do
+    ctr namespaces create kept
+    ctr namespaces rm kept >/dev/null
+    grep -q 'kept /namespaces/create' "$BERTH_DIR/filtered.txt" && break
+    sleep 0.1
+  done
+  ctr namespaces create skipped
+  ctr namespaces label skipped a=b
+  ctr namespaces rm skipped
+  for i in $(seq 1 50); do
+    grep -q 'skipped /namespaces/delete' "$BERTH_DIR/filtered.txt" && break
+    sleep 0.1
+  done
+  kill "$pid"
+  wait "$pid" || true
+  grep -q 'kept /namespaces/create {"name":"kept"}' "$BERTH_DIR/filtered.txt"
+  grep -q 'skipped /namespaces/delete' "$BERTH_DIR/filtered.txt"
+  ! grep -q 'skipped /namespaces/create' "$BERTH_DIR/filtered.txt"
+  ! grep -q 'skipped /namespaces/update' "$BERTH_DIR/filtered.txt"
+}
+
+@test "a bad event filter is InvalidArgument" {
+  run ctr events 'event.name=='
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"invalid argument"* ]]
+}

@@ -1,6 +1,7 @@
 /* berthd: the Berth daemon — containerd's API on a unix socket. */
 #include "cmd/berthd/config_command.h"
 #include "cmd/berthd/daemon.h"
+#include "cmd/berthd/publish_command.h"
 #include "core/config/config.h"
 #include "core/plugin/plugin.h"
 #include "lib/base/alloc.h"
@@ -32,6 +33,8 @@ static void usage(FILE *out)
                  "  config default         print the default configuration (version 3)\n"
                  "  config dump            print the effective configuration\n"
                  "  config migrate         print the config file migrated to version 3\n"
+                 "  publish --namespace NS --topic T\n"
+                 "                         publish the event (a protobuf Any) read from stdin\n"
                  "\n"
                  "Options:\n"
                  "  -c, --config PATH      config file (default " CONFIG_DEFAULT_PATH ")\n"
@@ -145,6 +148,9 @@ int main(int argc, char **argv)
         }
         log_set_level(level);
     }
+    if (optind < argc && strcmp(argv[optind], "publish") == 0)
+        return berthd_publish_command(argc - optind, argv + optind,
+                                      o.address ? o.address : CONFIG_DEFAULT_ADDRESS);
     if (optind < argc) {
         if (strcmp(argv[optind], "config") != 0) {
             fprintf(stderr, "berthd: unknown command %s\n", argv[optind]);

@@ -117,3 +117,34 @@ teardown_file() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"invalid argument"* ]]
 }
+
+@test "berthd publish (containerd's publish binary for shims) delivers an event" {
+  ctr events >"$BERTH_DIR/published.txt" 2>&1 3>&- &
+  pid=$!
+  any() { # an Any holding containerd.events.NamespaceCreate{name: $1}
+    /usr/bin/python3 -c '
+import sys
+name = sys.argv[1].encode()
+url = b"containerd.events.NamespaceCreate"
+value = b"\x0a" + bytes([len(name)]) + name
+sys.stdout.buffer.write(b"\x0a" + bytes([len(url)]) + url + b"\x12" + bytes([len(value)]) + value)
+' "$1"
+  }
+  for i in $(seq 1 50); do
+    any "probe" | "$BERTHD" --address "$BERTH_SOCK" publish --namespace default --topic /test/probe
+    grep -q '/test/probe' "$BERTH_DIR/published.txt" && break
+    sleep 0.1
+  done
+  any "hello" | "$BERTHD" --address "$BERTH_SOCK" publish --namespace team --topic /test/published
+  for i in $(seq 1 50); do
+    grep -q '/test/published' "$BERTH_DIR/published.txt" && break
+    sleep 0.1
+  done
+  kill "$pid"
+  wait "$pid" || true
+  grep -q 'team /test/published {"name":"hello"}' "$BERTH_DIR/published.txt"
+  # a bad topic is refused with containerd's error
+  run "$BERTHD" --address "$BERTH_SOCK" publish --namespace team --topic 'no-slash' </dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"invalid argument"* ]]
+}

@@ -13,6 +13,7 @@ static const char *const table_names[TABLE_COUNT] = {
     [TABLE_IMAGES] = "images",       [TABLE_CONTAINERS] = "containers",
     [TABLE_CONTENT] = "content",     [TABLE_LEASES] = "leases",
     [TABLE_SNAPSHOTS] = "snapshots", [TABLE_SANDBOXES] = "sandboxes",
+    [TABLE_LEASE_RESOURCES] = "lease_resources",
 };
 
 struct metadata_db {

@@ -23,6 +23,7 @@ enum metadata_table {
     TABLE_LEASES,
     TABLE_SNAPSHOTS,
     TABLE_SANDBOXES,
+    TABLE_LEASE_RESOURCES, /* "<namespace>\0<lease>\0<type>\0<id>" → empty */
     TABLE_COUNT,
 };
 

@@ -14,12 +14,24 @@ static const char *const table_names[TABLE_COUNT] = {
     [TABLE_CONTENT] = "content",     [TABLE_LEASES] = "leases",
     [TABLE_SNAPSHOTS] = "snapshots", [TABLE_SANDBOXES] = "sandboxes",
     [TABLE_LEASE_RESOURCES] = "lease_resources",
+    [TABLE_INGESTS] = "ingests",
 };
 
 struct metadata_db {
     MDB_env *env;
     MDB_dbi tables[TABLE_COUNT];
+    bool content_shared;
 };
+
+void metadata_db_set_content_shared(struct metadata_db *db, bool shared)
+{
+    db->content_shared = shared;
+}
+
+bool metadata_db_content_shared(const struct metadata_db *db)
+{
+    return db->content_shared;
+}
 
 int metadata_error(struct berth_error **err, int rc, const char *what)
 {

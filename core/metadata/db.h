@@ -24,6 +24,7 @@ enum metadata_table {
     TABLE_SNAPSHOTS,
     TABLE_SANDBOXES,
     TABLE_LEASE_RESOURCES, /* "<namespace>\0<lease>\0<type>\0<id>" → empty */
+    TABLE_INGESTS,         /* "<namespace>\0<ref>" → the local ingest behind a client's ref */
     TABLE_COUNT,
 };
 
@@ -32,6 +33,9 @@ struct metadata_db;
 /* Opens (creating) <dir>/meta.mdb; dir is made 0700. */
 int metadata_db_open(const char *dir, struct metadata_db **ret, struct berth_error **err);
 void metadata_db_close(struct metadata_db *db);
+/* content_sharing_policy: "shared" (true) lets namespaces reuse each other's blobs. */
+void metadata_db_set_content_shared(struct metadata_db *db, bool shared);
+bool metadata_db_content_shared(const struct metadata_db *db);
 
 struct metadata_txn {
     MDB_txn *txn;

@@ -24,6 +24,7 @@ static int metadata_init(struct plugin_context *ctx, void **ret, struct berth_er
     if (metadata_db_open(plugin_context_root(ctx), &db, err) < 0)
         return -1;
     _cleanup_free_ char *path = xasprintf("%s/meta.mdb", plugin_context_root(ctx));
+    metadata_db_set_content_shared(db, strcmp(policy, "shared") == 0);
     plugin_context_export(ctx, "path", path);
     plugin_context_export(ctx, "policy", policy);
     *ret = db;

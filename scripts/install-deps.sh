@@ -6,7 +6,7 @@ build_pkgs=(
   build-essential pkg-config meson ninja-build clang-format
   protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
   libnghttp2-dev libuv1-dev liblmdb-dev libssl-dev
-  libcmocka-dev
+  libcmocka-dev libarchive-dev libjson-c-dev zlib1g-dev
 )
 test_pkgs=(
   bats python3 python3-grpcio python3-protobuf

@@ -3,6 +3,7 @@
 #include "core/content/content.h"
 #include "core/events/events.h"
 #include "core/metadata/content.h"
+#include "core/metadata/gc_scheduler.h"
 #include "core/plugin/plugin.h"
 #include "lib/base/alloc.h"
 #include "lib/base/log.h"
@@ -26,6 +27,7 @@ struct content_service {
     struct rpc_service svc;
     struct metadata_content *mc;
     struct event_exchange *events;
+    struct gc_scheduler *gc;
 };
 
 static Google__Protobuf__Timestamp *timestamp_ns(struct pb_arena *a, int64_t ns)
@@ -179,6 +181,7 @@ static int delete_content(struct rpc_call *call, const ProtobufCMessage *request
     Containerd__Events__ContentDelete ev = CONTAINERD__EVENTS__CONTENT_DELETE__INIT;
     ev.digest = req->digest;
     services_publish(s->events, ns, "/content/delete", &ev.base);
+    gc_scheduler_deleted(s->gc);
     Google__Protobuf__Empty resp = GOOGLE__PROTOBUF__EMPTY__INIT;
     return rpc_call_send(call, &resp.base, err);
 }
@@ -427,6 +430,7 @@ static int content_service_init(struct plugin_context *ctx, void **ret, struct b
     struct content_service *s = xcalloc(1, sizeof(*s));
     s->mc = plugin_context_get(ctx, PLUGIN_SERVICE, "content-service");
     s->events = plugin_context_get_by_type(ctx, PLUGIN_EVENT);
+    s->gc = plugin_context_get_by_type(ctx, PLUGIN_GC);
     if (!s->mc || !s->events) {
         free(s);
         return err_make(err, ERR_FAILED_PRECONDITION, 0, "no content store or event exchange");
@@ -442,7 +446,7 @@ static int content_service_init(struct plugin_context *ctx, void **ret, struct b
     return 0;
 }
 
-static const char *const requires[] = {PLUGIN_SERVICE, PLUGIN_EVENT, NULL};
+static const char *const requires[] = {PLUGIN_SERVICE, PLUGIN_EVENT, PLUGIN_GC, NULL};
 
 const struct plugin_registration content_service_plugin = {
     .type = PLUGIN_GRPC,

@@ -48,3 +48,6 @@ int cli_plugins(struct cli *cli, int argc, char **argv);
 int cli_deprecations(struct cli *cli, int argc, char **argv);
 int cli_info(struct cli *cli, int argc, char **argv);
 int cli_events(struct cli *cli, int argc, char **argv);
+int cli_content(struct cli *cli, int argc, char **argv);
+int cli_images(struct cli *cli, int argc, char **argv);
+int cli_leases(struct cli *cli, int argc, char **argv);

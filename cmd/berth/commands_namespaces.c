@@ -84,7 +84,8 @@ static int cmd_list(struct cli *cli, int argc, char **argv)
         (Containerd__Services__Namespaces__V1__ListNamespacesResponse *)cli_unary(
             cli, NS_SERVICE, "List", &req.base,
             &containerd__services__namespaces__v1__list_namespaces_response__descriptor);
-    qsort(resp->namespaces, resp->n_namespaces, sizeof(*resp->namespaces), compare_names);
+    if (resp->n_namespaces)
+        qsort(resp->namespaces, resp->n_namespaces, sizeof(*resp->namespaces), compare_names);
     if (quiet) {
         for (size_t i = 0; i < resp->n_namespaces; i++)
             printf("%s\n", resp->namespaces[i]->name);
@@ -93,7 +94,8 @@ static int cmd_list(struct cli *cli, int argc, char **argv)
         table_add(t, "NAME\tLABELS\t");
         for (size_t i = 0; i < resp->n_namespaces; i++) {
             Containerd__Services__Namespaces__V1__Namespace *ns = resp->namespaces[i];
-            qsort(ns->labels, ns->n_labels, sizeof(*ns->labels), compare_entries);
+            if (ns->n_labels)
+                qsort(ns->labels, ns->n_labels, sizeof(*ns->labels), compare_entries);
             struct strbuf labels = {0};
             for (size_t j = 0; j < ns->n_labels; j++)
                 strbuf_printf(&labels, "%s%s=%s", j ? "," : "", ns->labels[j]->key,

@@ -15,9 +15,12 @@
 #define DEFAULT_NAMESPACE "default"
 
 static const struct cli_command commands[] = {
+    {"content", NULL, "manage content", cli_content},
     {"deprecations", NULL, "print warnings for deprecations", cli_deprecations},
     {"events", "event", "display the daemon's events", cli_events},
+    {"images", "image", "manage images", cli_images},
     {"info", NULL, "print the server info", cli_info},
+    {"leases", NULL, "manage leases", cli_leases},
     {"namespaces", "ns", "manage namespaces", cli_namespaces},
     {"plugins", "plugin", "provides information about the daemon's plugins", cli_plugins},
     {"version", NULL, "print the client and server versions", cli_version},

@@ -3,6 +3,7 @@
 #include "lib/base/alloc.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,13 +66,60 @@ void strbuf_json_string(struct strbuf *b, const char *s, size_t n)
     strbuf_puts(b, "\"");
 }
 
+void units_human_size(struct strbuf *b, double size)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    size_t i = 0;
+    while (size >= 1000.0 && i + 1 < ARRAY_SIZE(units)) {
+        size /= 1000.0;
+        i++;
+    }
+    strbuf_printf(b, "%.4g%s", size, units[i]);
+}
+
+void units_human_duration(struct strbuf *b, int64_t ns)
+{
+    int64_t seconds = ns / 1000000000LL, minutes = seconds / 60;
+    int64_t hours = (ns + 1800LL * 1000000000LL) / (3600LL * 1000000000LL); /* rounded */
+    if (seconds < 1)
+        strbuf_puts(b, "Less than a second");
+    else if (seconds == 1)
+        strbuf_puts(b, "1 second");
+    else if (seconds < 60)
+        strbuf_printf(b, "%lld seconds", (long long)seconds);
+    else if (minutes == 1)
+        strbuf_puts(b, "About a minute");
+    else if (minutes < 60)
+        strbuf_printf(b, "%lld minutes", (long long)minutes);
+    else if (hours == 1)
+        strbuf_puts(b, "About an hour");
+    else if (hours < 48)
+        strbuf_printf(b, "%lld hours", (long long)hours);
+    else if (hours < 24 * 7 * 2)
+        strbuf_printf(b, "%lld days", (long long)(hours / 24));
+    else if (hours < 24 * 30 * 2)
+        strbuf_printf(b, "%lld weeks", (long long)(hours / 24 / 7));
+    else if (hours < 24 * 365 * 2)
+        strbuf_printf(b, "%lld months", (long long)(hours / 24 / 30));
+    else
+        strbuf_printf(b, "%lld years", (long long)(ns / 3600000000000LL / 24 / 365));
+}
+
 /* ---- tables ---- */
 
 struct table {
     char **lines;
     size_t count, capacity;
     size_t minwidth, padding;
+    size_t tabwidth; /* 0: pad with spaces */
 };
+
+struct table *table_new_tabs(size_t minwidth, size_t tabwidth, size_t padding)
+{
+    struct table *t = table_new(minwidth, padding);
+    t->tabwidth = tabwidth;
+    return t;
+}
 
 struct table *table_new(size_t minwidth, size_t padding)
 {
@@ -128,8 +176,15 @@ void table_print(struct table *t)
             }
             size_t w = text_width(p, (size_t)(tab - p));
             fwrite(p, 1, (size_t)(tab - p), stdout);
-            for (; w < widths[col]; w++)
-                fputc(' ', stdout);
+            if (t->tabwidth) {
+                /* text/tabwriter: the cell rounds up to whole tabs */
+                size_t cell = (widths[col] + t->tabwidth - 1) / t->tabwidth * t->tabwidth;
+                for (size_t n = (cell - w + t->tabwidth - 1) / t->tabwidth; n > 0; n--)
+                    fputc('\t', stdout);
+            } else {
+                for (; w < widths[col]; w++)
+                    fputc(' ', stdout);
+            }
             p = tab + 1;
         }
         fputc('\n', stdout);

@@ -4,6 +4,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * A table laid out as Go's text/tabwriter with ctr's settings: every tab-terminated cell is
@@ -12,6 +13,8 @@
  */
 struct table;
 struct table *table_new(size_t minwidth, size_t padding);
+/* The same with '\t' as the padding character (ctr's content tables): widths round up to tabs. */
+struct table *table_new_tabs(size_t minwidth, size_t tabwidth, size_t padding);
 /* Adds a line; cells separated (and terminated) by '\t' as in ctr's Fprintf formats. */
 void table_add(struct table *t, const char *line_fmt, ...) __attribute__((format(printf, 2, 3)));
 void table_print(struct table *t);
@@ -25,6 +28,10 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n);
 void strbuf_puts(struct strbuf *b, const char *s);
 void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strbuf_json_string(struct strbuf *b, const char *s, size_t n);
+
+/* go-units' HumanSize ("11B", "1.049MB") and HumanDuration ("Less than a second", "3 days"). */
+void units_human_size(struct strbuf *b, double size);
+void units_human_duration(struct strbuf *b, int64_t ns);
 
 /*
  * A protobuf message as Go's encoding/json renders the struct protoc-gen-go generates for it:

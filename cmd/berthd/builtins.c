@@ -1,14 +1,18 @@
 /* The plugins compiled into berthd, as containerd's builtins list them. */
 #include "cmd/berthd/daemon.h"
+#include "core/content/content.h"
+#include "core/metadata/content.h"
 #include "core/metadata/db.h"
+#include "core/metadata/gc_scheduler.h"
 #include "core/plugin/plugin.h"
 #include "services/services.h"
 
 #include <stddef.h>
 
 static const struct plugin_registration *const builtins[] = {
-    &exchange_plugin, &metadata_plugin,   &version_plugin,       &healthcheck_plugin,
-    &events_plugin,   &namespaces_plugin, &introspection_plugin,
+    &exchange_plugin,        &content_plugin,       &metadata_plugin, &gc_scheduler_plugin, &content_service_store_plugin,
+    &version_plugin,         &healthcheck_plugin,   &events_plugin,   &namespaces_plugin,
+    &content_service_plugin, &introspection_plugin, &images_plugin,   &leases_plugin,
 };
 
 void daemon_register_builtins(struct plugin_set *set)

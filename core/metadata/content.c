@@ -101,6 +101,13 @@ static bool decode_record(const MDB_val *v, const char *digest, struct content_r
     return !r.failed;
 }
 
+bool content_record_decode(const void *data, size_t len, const char *digest,
+                           struct content_record *ret)
+{
+    MDB_val v = {len, (void *)data};
+    return decode_record(&v, digest, ret);
+}
+
 /* 1 found, 0 missing, -1 error. */
 static int get_record(const struct metadata_txn *t, const char *ns, const char *digest,
                       struct content_record *ret, struct berth_error **err)
@@ -356,7 +363,7 @@ static int delete_ingest(struct metadata_txn *t, const char *ns, const char *ref
 /* A per-daemon sequence keeps local refs unique when a client reuses a ref after an abort. */
 static int next_sequence(struct metadata_txn *t, uint64_t *ret, struct berth_error **err)
 {
-    MDB_val key = {12, (void *)"ingest-seq"}, v;
+    MDB_val key = {10, (void *)"ingest-seq"}, v;
     uint64_t seq = 0;
     int rc = mdb_get(t->txn, metadata_table(t, TABLE_META), &key, &v);
     if (rc == 0 && v.mv_size == sizeof(seq))
@@ -599,10 +606,20 @@ void metadata_content_writer_status(struct metadata_content_writer *w, struct co
 int metadata_content_writer_write_at(struct metadata_content_writer *w, int64_t offset,
                                      const void *data, size_t len, struct berth_error **err)
 {
-    if (!w->w)
-        return len == 0 ? 0
-                        : err_make(err, ERR_FAILED_PRECONDITION, 0,
-                                   "%s: content already present, nothing to write", w->ref);
+    if (!w->w) {
+        if (len == 0 && offset != 0)
+            return 0;
+        /* Writing from the start unshares: the client sends the data itself, as containerd's
+         * writer does after a truncate to 0. */
+        if (offset != 0)
+            return err_make(err, ERR_FAILED_PRECONDITION, 0,
+                            "%s: content already present; write from offset 0 to replace it",
+                            w->ref);
+        if (content_writer_open(w->mc->store, w->bref, 0, NULL, &w->w, err) < 0)
+            return -1;
+        w->shared_digest[0] = '\0';
+        w->shared_size = 0;
+    }
     return content_writer_write_at(w->w, offset, data, len, err);
 }
 
@@ -616,6 +633,10 @@ int metadata_content_writer_digest(struct metadata_content_writer *w, char out[D
     return content_writer_digest(w->w, out, err);
 }
 
+static int commit_locked(struct metadata_content_writer *w, int64_t size, const char *expected,
+                         const struct labels *labels, char actual[DIGEST_STRING_SIZE],
+                         struct berth_error **err);
+
 int metadata_content_writer_commit(struct metadata_content_writer *w, int64_t size,
                                    const char *expected, const struct labels *labels,
                                    struct berth_error **err)
@@ -623,6 +644,17 @@ int metadata_content_writer_commit(struct metadata_content_writer *w, int64_t si
     if (labels && labels_validate(labels, err) < 0)
         return -1;
     char actual[DIGEST_STRING_SIZE];
+    /* From the blob's arrival until its record exists, GC must not take the blob. */
+    metadata_db_blob_lock_shared(w->mc->db);
+    int rc = commit_locked(w, size, expected, labels, actual, err);
+    metadata_db_blob_unlock(w->mc->db);
+    return rc;
+}
+
+static int commit_locked(struct metadata_content_writer *w, int64_t size, const char *expected,
+                         const struct labels *labels, char actual[DIGEST_STRING_SIZE],
+                         struct berth_error **err)
+{
     if (w->w) {
         struct content_status st;
         content_writer_status(w->w, &st);
@@ -650,7 +682,7 @@ int metadata_content_writer_commit(struct metadata_content_writer *w, int64_t si
         if (expected && *expected && strcmp(expected, w->shared_digest) != 0)
             return err_make(err, ERR_FAILED_PRECONDITION, 0, "\"%s\" unexpected digest", w->ref);
         size = w->shared_size;
-        memcpy(actual, w->shared_digest, sizeof(actual));
+        memcpy(actual, w->shared_digest, DIGEST_STRING_SIZE);
     }
 
     struct metadata_txn t;

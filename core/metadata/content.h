@@ -20,6 +20,9 @@ struct content_record {
 };
 
 void content_record_clear(struct content_record *r);
+/* A stored record's value (for garbage collection); false when corrupt. */
+bool content_record_decode(const void *data, size_t len, const char *digest,
+                           struct content_record *ret);
 
 struct metadata_content;
 

@@ -4,6 +4,7 @@
 #include "lib/base/fs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +22,23 @@ struct metadata_db {
     MDB_env *env;
     MDB_dbi tables[TABLE_COUNT];
     bool content_shared;
+    pthread_rwlock_t blob_lock;
 };
+
+void metadata_db_blob_lock_shared(struct metadata_db *db)
+{
+    pthread_rwlock_rdlock(&db->blob_lock);
+}
+
+void metadata_db_blob_lock_exclusive(struct metadata_db *db)
+{
+    pthread_rwlock_wrlock(&db->blob_lock);
+}
+
+void metadata_db_blob_unlock(struct metadata_db *db)
+{
+    pthread_rwlock_unlock(&db->blob_lock);
+}
 
 void metadata_db_set_content_shared(struct metadata_db *db, bool shared)
 {
@@ -44,6 +61,7 @@ int metadata_db_open(const char *dir, struct metadata_db **ret, struct berth_err
     if (fs_mkdir_p(dir, 0700, err) < 0)
         return -1;
     struct metadata_db *db = xcalloc(1, sizeof(*db));
+    pthread_rwlock_init(&db->blob_lock, NULL);
     int rc = mdb_env_create(&db->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(db->env, TABLE_COUNT + 4);
@@ -99,6 +117,7 @@ void metadata_db_close(struct metadata_db *db)
     if (!db)
         return;
     mdb_env_close(db->env);
+    pthread_rwlock_destroy(&db->blob_lock);
     free(db);
 }
 

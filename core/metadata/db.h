@@ -36,6 +36,14 @@ void metadata_db_close(struct metadata_db *db);
 /* content_sharing_policy: "shared" (true) lets namespaces reuse each other's blobs. */
 void metadata_db_set_content_shared(struct metadata_db *db, bool shared);
 bool metadata_db_content_shared(const struct metadata_db *db);
+/*
+ * The blob lock: content commits hold it shared from the local commit until their record is in
+ * the database; garbage collection holds it exclusively while it removes unreferenced blobs, so
+ * it never removes a blob whose record is about to be written.
+ */
+void metadata_db_blob_lock_shared(struct metadata_db *db);
+void metadata_db_blob_lock_exclusive(struct metadata_db *db);
+void metadata_db_blob_unlock(struct metadata_db *db);
 
 struct metadata_txn {
     MDB_txn *txn;

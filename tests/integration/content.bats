@@ -107,3 +107,42 @@ sha() {
     [ "$(ctr content get "$d" | sha256sum | awk '{print $1}')" = "${d#sha256:}" ]
   done
 }
+
+@test "removed content is garbage collected from disk; labelled roots and other namespaces stay" {
+  gone=$(sha "collect me")
+  kept=$(sha "keep me")
+  printf 'collect me' | ctr content ingest --expected-digest "$gone" gc-1
+  printf 'keep me' | ctr content ingest --expected-digest "$kept" gc-2
+  printf 'keep me' >"$BERTH_DIR/keep.blob"
+  "$CTR" -a "$BERTH_SOCK" -n other content ingest --expected-digest "$kept" gc-3 <"$BERTH_DIR/keep.blob"
+  # unreferenced content is collectable (as with containerd): make it a root in "other"
+  "$CTR" -a "$BERTH_SOCK" -n other content label "$kept" containerd.io/gc.root=yes
+  blobs="$BERTH_DIR/root/io.containerd.content.v1.content/blobs/sha256"
+  ctr content rm "$gone" "$kept"
+  for i in $(seq 1 100); do
+    [ ! -e "$blobs/${gone#sha256:}" ] && break
+    sleep 0.05
+  done
+  [ ! -e "$blobs/${gone#sha256:}" ]
+  # still a root in namespace "other"
+  [ -e "$blobs/${kept#sha256:}" ]
+  run "$CTR" -a "$BERTH_SOCK" -n other content get "$kept"
+  [ "$output" = "keep me" ]
+}
+
+@test "berth content prints what ctr prints and round-trips data" {
+  printf 'berth cli' >"$BERTH_DIR/cli.blob"
+  d=$(sha "berth cli")
+  berth content ingest --expected-size 9 --expected-digest "$d" cli-ref <"$BERTH_DIR/cli.blob"
+  [ "$(berth content get "$d")" = "berth cli" ]
+  run berth content label "$d" containerd.io/gc.root=x
+  [ "$output" = "containerd.io/gc.root=x" ]
+  [ "$(berth content ls)" = "$(ctr content ls)" ]
+  [ "$(berth content ls -q)" = "$(ctr content ls -q)" ]
+  run berth content ingest --expected-digest "$(sha other)" bad-ref <"$BERTH_DIR/cli.blob"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"unexpected commit digest"* ]]
+  berth content rm "$d"
+  run berth content get "$d"
+  [ "$status" -ne 0 ]
+}

@@ -100,4 +100,31 @@ for conns in 1 8; do
   b=$(measure "$bench" stream "$work/echo.sock" "$conns" 2048)
   row "gRPC client-stream MiB/s, $conns connection(s)" "$b" "" higher
 done
-echo "(ratio > 1: Berth is better; streaming has no containerd counterpart until the content store)"
+# content ingest: 256 MiB through ctr's Write stream into each daemon
+head -c $((256 << 20)) /dev/urandom >"$work/blob"
+ingest_round() { # socket → MiB/s
+  local ref="bench-$RANDOM$RANDOM" start end
+  start=$(date +%s%N)
+  ctr -a "$1" -n bench content ingest "$ref" <"$work/blob" >/dev/null
+  end=$(date +%s%N)
+  ctr -a "$1" -n bench content rm "sha256:$(sha256sum "$work/blob" | cut -d' ' -f1)" >/dev/null
+  echo "256 * 1000000000 / ($end - $start)" | bc -l
+}
+b=$(measure ingest_round "$work/berth/berth.sock")
+c=$(measure ingest_round "$work/containerd/containerd.sock")
+row "content ingest MiB/s (256 MiB, ctr)" "$(printf %.1f "$b")" "$(printf %.1f "$c")" higher
+
+# images ls latency with 1000 images
+/usr/bin/python3 bench/populate_images.py "$work/berth/berth.sock" 1000
+/usr/bin/python3 bench/populate_images.py "$work/containerd/containerd.sock" 1000
+ls_round() { # socket → ms
+  local start end
+  start=$(date +%s%N)
+  ctr -a "$1" -n bench images ls -q >/dev/null
+  end=$(date +%s%N)
+  echo "($end - $start) / 1000000" | bc -l
+}
+b=$(measure ls_round "$work/berth/berth.sock")
+c=$(measure ls_round "$work/containerd/containerd.sock")
+row "ctr images ls, 1000 images, ms" "$(printf %.1f "$b")" "$(printf %.1f "$c")" lower
+echo "(ratio > 1: Berth is better; streaming has no containerd counterpart)"

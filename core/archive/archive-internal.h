@@ -16,6 +16,9 @@
 #define ARCHIVE_MAX_NAME       4096
 #define ARCHIVE_MAX_WALK_DEPTH 16
 #define ARCHIVE_MAX_WALK_NODES 65536
+/* docker save archives: images in manifest.json, and layers per image (real ones stop near 127). */
+#define ARCHIVE_MAX_IMAGES 4096
+#define ARCHIVE_MAX_LAYERS 1024
 
 #define ARCHIVE_LABEL_GC_PREFIX "containerd.io/gc.ref.content."
 
@@ -29,8 +32,8 @@ typedef ssize_t (*archive_blob_read_fn)(void *arg, const char *digest, int64_t o
  * taken and the rest ignored (json.Decoder.Decode); otherwise only whitespace may follow
  * (json.Unmarshal).
  */
-int archive_json_parse(const char *data, size_t len, bool allow_trailing,
-                       struct json_object **ret, struct berth_error **err);
+int archive_json_parse(const char *data, size_t len, bool allow_trailing, struct json_object **ret,
+                       struct berth_error **err);
 /* A member as Go matches struct fields: keys compare case-insensitively and the last one wins.
  * NULL when absent. A JSON null is returned as NULL too (Go leaves the field unset). */
 struct json_object *archive_json_member(struct json_object *obj, const char *key);
@@ -38,10 +41,10 @@ struct json_object *archive_json_member(struct json_object *obj, const char *key
 bool archive_json_has_member(struct json_object *obj, const char *key);
 /* Typed members: absent or null gives NULL / 0 / no items; a wrong type is an error that names
  * `where` (e.g. "Descriptor.size"). */
-int archive_json_string(struct json_object *obj, const char *key, const char *where,
-                        char **ret, struct berth_error **err);
-int archive_json_int64(struct json_object *obj, const char *key, const char *where,
-                       int64_t *ret, struct berth_error **err);
+int archive_json_string(struct json_object *obj, const char *key, const char *where, char **ret,
+                        struct berth_error **err);
+int archive_json_int64(struct json_object *obj, const char *key, const char *where, int64_t *ret,
+                       struct berth_error **err);
 int archive_json_string_array(struct json_object *obj, const char *key, const char *where,
                               char ***ret, size_t *ret_n, struct berth_error **err);
 int archive_json_string_map(struct json_object *obj, const char *key, const char *where,

@@ -11,14 +11,15 @@
 
 /* ---- media types (core/images/mediatypes.go, image-spec) ---- */
 
-#define ARCHIVE_MEDIA_TYPE_OCI_INDEX             "application/vnd.oci.image.index.v1+json"
-#define ARCHIVE_MEDIA_TYPE_OCI_MANIFEST          "application/vnd.oci.image.manifest.v1+json"
-#define ARCHIVE_MEDIA_TYPE_OCI_CONFIG            "application/vnd.oci.image.config.v1+json"
-#define ARCHIVE_MEDIA_TYPE_DOCKER_MANIFEST       "application/vnd.docker.distribution.manifest.v2+json"
-#define ARCHIVE_MEDIA_TYPE_DOCKER_MANIFEST_LIST  "application/vnd.docker.distribution.manifest.list.v2+json"
-#define ARCHIVE_MEDIA_TYPE_DOCKER_CONFIG         "application/vnd.docker.container.image.v1+json"
-#define ARCHIVE_MEDIA_TYPE_DOCKER_LAYER          "application/vnd.docker.image.rootfs.diff.tar"
-#define ARCHIVE_MEDIA_TYPE_DOCKER_LAYER_GZIP     "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define ARCHIVE_MEDIA_TYPE_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define ARCHIVE_MEDIA_TYPE_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define ARCHIVE_MEDIA_TYPE_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define ARCHIVE_MEDIA_TYPE_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define ARCHIVE_MEDIA_TYPE_DOCKER_MANIFEST_LIST                                                    \
+    "application/vnd.docker.distribution.manifest.list.v2+json"
+#define ARCHIVE_MEDIA_TYPE_DOCKER_CONFIG     "application/vnd.docker.container.image.v1+json"
+#define ARCHIVE_MEDIA_TYPE_DOCKER_LAYER      "application/vnd.docker.image.rootfs.diff.tar"
+#define ARCHIVE_MEDIA_TYPE_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 /* Annotations containerd reads and writes on index.json entries. */
 #define ARCHIVE_ANNOTATION_IMAGE_NAME "io.containerd.image.name"
@@ -28,7 +29,7 @@
 #define ARCHIVE_LABEL_DISTRIBUTION_SOURCE "containerd.io/distribution.source"
 
 bool archive_media_type_is_manifest(const char *media_type); /* docker v2 and OCI manifests */
-bool archive_media_type_is_index(const char *media_type);    /* OCI index and docker manifest list */
+bool archive_media_type_is_index(const char *media_type); /* OCI index and docker manifest list */
 bool archive_media_type_is_config(const char *media_type);
 bool archive_media_type_is_layer(const char *media_type);
 bool archive_media_type_is_non_distributable(const char *media_type);
@@ -109,10 +110,11 @@ char *archive_platform_format(const struct archive_platform *p);
 struct import_sink {
     void *arg;
     /*
-     * Starts storing a blob of `size` bytes under the ingest ref `ref` (containerd's refs:
-     * "tar-<entry name>", "manifest-<digest>", "compress-blob-<alg>-<hex>"). `expected` is the
-     * digest when the archive states it, else NULL. Sets *ret_writer to the sink's handle, or to
-     * NULL when the blob is already stored and no data is needed.
+     * Starts storing a blob of `size` bytes (-1: not known yet) under the ingest ref `ref`
+     * (containerd's: "tar-<entry name>", "manifest-<digest>", "compress-blob-<alg>-<hex>").
+     * `expected` is the digest when the archive states it, else NULL. Sets *ret_writer to the
+     * sink's handle, or to NULL when the blob is already stored and no data is needed (an
+     * ERR_ALREADY_EXISTS failure means the same).
      */
     int (*blob_begin)(void *arg, const char *ref, int64_t size, const char *expected,
                       void **ret_writer, struct berth_error **err);
@@ -124,8 +126,7 @@ struct import_sink {
      * left alone). The writer is released whatever the outcome.
      */
     int (*blob_commit)(void *arg, void *writer, int64_t size, const char *digest,
-                       const struct archive_kv *labels, size_t n_labels,
-                       struct berth_error **err);
+                       const struct archive_kv *labels, size_t n_labels, struct berth_error **err);
     /* Drops an unfinished write and releases the writer. */
     void (*blob_abort)(void *arg, void *writer);
     /* The size of a stored blob, or ERR_NOT_FOUND. */
@@ -137,8 +138,9 @@ struct import_sink {
     int (*blob_set_labels)(void *arg, const char *digest, const struct archive_kv *labels,
                            size_t n_labels, struct berth_error **err);
     /*
-     * Optional (NULL to skip): a stored blob labelled ARCHIVE_LABEL_UNCOMPRESSED=diff_id (containerd
-     * takes the last one in digest order). Returns 1 with its digest and size, 0 if none, -1.
+     * Optional (NULL to skip): a stored blob labelled ARCHIVE_LABEL_UNCOMPRESSED=diff_id
+     * (containerd takes the last one in digest order). Returns 1 with its digest and size, 0 if
+     * none, -1.
      */
     int (*find_compressed)(void *arg, const char *diff_id, char **ret_digest, int64_t *ret_size,
                            struct berth_error **err);
@@ -156,8 +158,9 @@ struct export_source {
     int (*image_get)(void *arg, const char *name, struct archive_image *ret,
                      struct berth_error **err);
     /* A stored blob's size and labels (the caller frees them with archive_kv_free). */
-    int (*blob_info)(void *arg, const char *digest, int64_t *ret_size, struct archive_kv **ret_labels,
-                     size_t *ret_n_labels, struct berth_error **err);
+    int (*blob_info)(void *arg, const char *digest, int64_t *ret_size,
+                     struct archive_kv **ret_labels, size_t *ret_n_labels,
+                     struct berth_error **err);
     ssize_t (*blob_read_at)(void *arg, const char *digest, int64_t offset, void *buf, size_t len,
                             struct berth_error **err);
 };
@@ -235,9 +238,8 @@ void import_result_clear(struct import_result *result);
 int archive_import(archive_read_fn read, void *read_arg, const struct import_options *options,
                    const struct import_sink *sink, struct import_result *ret,
                    struct berth_error **err);
-int archive_import_fd(int fd, const struct import_options *options,
-                      const struct import_sink *sink, struct import_result *ret,
-                      struct berth_error **err);
+int archive_import_fd(int fd, const struct import_options *options, const struct import_sink *sink,
+                      struct import_result *ret, struct berth_error **err);
 
 /* ctr's generated prefix for nameless imports: "import-YYYY-MM-DD" in local time. Malloc'd. */
 char *archive_import_default_prefix(time_t now);
@@ -245,8 +247,7 @@ char *archive_import_default_prefix(time_t now);
 /* ---- export ---- */
 
 /* Pushes archive bytes; returns 0 or -1 with *err set. */
-typedef int (*archive_write_fn)(void *arg, const void *data, size_t len,
-                                struct berth_error **err);
+typedef int (*archive_write_fn)(void *arg, const void *data, size_t len, struct berth_error **err);
 
 struct export_options {
     const char *const *names; /* images to export, in index.json order */

@@ -118,6 +118,8 @@ void archive_descriptor_copy(struct archive_descriptor *dst, const struct archiv
 
 void archive_descriptors_free(struct archive_descriptor *d, size_t n)
 {
+    if (!d)
+        return;
     for (size_t i = 0; i < n; i++)
         archive_descriptor_clear(&d[i]);
     free(d);
@@ -204,12 +206,12 @@ const char *archive_child_gc_label(const char *mt)
 
 /* ---- JSON ---- */
 
-int archive_json_parse(const char *data, size_t len, bool allow_trailing,
-                       struct json_object **ret, struct berth_error **err)
+int archive_json_parse(const char *data, size_t len, bool allow_trailing, struct json_object **ret,
+                       struct berth_error **err)
 {
     if (len > ARCHIVE_JSON_MAX)
-        return err_make(err, ERR_INVALID_ARGUMENT, 0, "json document of %zu bytes is over %d",
-                        len, ARCHIVE_JSON_MAX);
+        return err_make(err, ERR_INVALID_ARGUMENT, 0, "json document of %zu bytes is over %d", len,
+                        ARCHIVE_JSON_MAX);
     if (len > INT32_MAX)
         return err_make(err, ERR_INVALID_ARGUMENT, 0, "json document too large");
     struct json_tokener *tok = json_tokener_new_ex(ARCHIVE_JSON_DEPTH);
@@ -295,8 +297,8 @@ static int type_error(struct berth_error **err, struct json_object *v, const cha
                       const char *go_type)
 {
     return err_make(err, ERR_INVALID_ARGUMENT, 0,
-                    "json: cannot unmarshal %s into Go struct field %s of type %s",
-                    go_json_type(v), where, go_type);
+                    "json: cannot unmarshal %s into Go struct field %s of type %s", go_json_type(v),
+                    where, go_type);
 }
 
 static int string_value(struct json_object *v, const char *where, char **ret,
@@ -557,8 +559,8 @@ static int validate_media_type(struct json_object *doc, const char *mt, struct b
     return 0;
 }
 
-int archive_children(const char *data, size_t len, const char *mt,
-                     struct archive_descriptor **ret, size_t *ret_n, struct berth_error **err)
+int archive_children(const char *data, size_t len, const char *mt, struct archive_descriptor **ret,
+                     size_t *ret_n, struct berth_error **err)
 {
     *ret = NULL;
     *ret_n = 0;
@@ -598,8 +600,8 @@ int archive_blob_read_all(archive_blob_read_fn read, void *arg, const char *dige
                           size_t max, char **ret, size_t *ret_len, struct berth_error **err)
 {
     if (size < 0 || (uint64_t)size > max)
-        return err_make(err, ERR_RESOURCE_EXHAUSTED, 0, "blob %s: %lld bytes is over %zu",
-                        digest, (long long)size, max);
+        return err_make(err, ERR_RESOURCE_EXHAUSTED, 0, "blob %s: %lld bytes is over %zu", digest,
+                        (long long)size, max);
     _cleanup_free_ char *buf = xmalloc((size_t)size + 1);
     size_t got = 0;
     while (got < (size_t)size) {

@@ -29,7 +29,8 @@ struct docker_entry {
     size_t n_names;
 };
 
-struct export {
+struct export
+{
     const struct export_options *options;
     const struct export_source *source;
     struct platform_matcher matcher;
@@ -45,8 +46,8 @@ struct export {
 static void add_record(struct export *x, const char *name, char typeflag, unsigned mode,
                        int64_t size, char *data, const char *digest)
 {
-    x->records = xreallocarray_grow(x->records, &x->records_capacity, x->n_records + 1,
-                                    sizeof(*x->records));
+    x->records =
+        xreallocarray_grow(x->records, &x->records_capacity, x->n_records + 1, sizeof(*x->records));
     struct record *r = &x->records[x->n_records++];
     r->name = xstrdup(name);
     r->typeflag = typeflag;
@@ -148,8 +149,8 @@ static void docker_add_name(struct docker_entry *e, const char *name)
 }
 
 /* An index: its blob, its matching (or all) manifests' records, the best match for Docker. */
-static int export_index(struct export *x, const struct archive_descriptor *d,
-                        char **ret_chosen, struct berth_error **err)
+static int export_index(struct export *x, const struct archive_descriptor *d, char **ret_chosen,
+                        struct berth_error **err)
 {
     if (digest_validate(d->digest, err) < 0)
         return -1;
@@ -157,11 +158,12 @@ static int export_index(struct export *x, const struct archive_descriptor *d,
     _cleanup_free_ char *data = NULL;
     size_t len = 0;
     struct json_object *doc = NULL;
-    if (read_blob(x, d, &data, &len, err) < 0 || archive_json_parse(data, len, false, &doc, err) < 0)
+    if (read_blob(x, d, &data, &len, err) < 0 ||
+        archive_json_parse(data, len, false, &doc, err) < 0)
         return err_wrap(err, "%s", d->digest);
     struct json_object *list = archive_json_member(doc, "manifests");
-    size_t n = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list)
-                                                                   : 0;
+    size_t n =
+        list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
     struct archive_descriptor *matching = xcalloc(n ? n : 1, sizeof(*matching));
     size_t n_matching = 0;
     int r = 0;
@@ -200,6 +202,12 @@ static int image_descriptor(struct export *x, const char *name, struct archive_d
     *ret = img.target;
     memset(&img.target, 0, sizeof(img.target));
     archive_image_clear(&img);
+    /* containerd's image records keep no platform, so index.json entries never carry one. */
+    if (ret->platform) {
+        archive_platform_clear(ret->platform);
+        free(ret->platform);
+        ret->platform = NULL;
+    }
 
     struct reference_spec spec = {0};
     struct berth_error *spec_err = NULL;
@@ -320,8 +328,8 @@ static int compare_records(const void *a, const void *b)
 }
 
 /* Copies a blob into the tar, checking its digest and size as it goes. */
-static int copy_blob(struct export *x, const struct record *rec, archive_write_fn write,
-                     void *arg, struct berth_error **err)
+static int copy_blob(struct export *x, const struct record *rec, archive_write_fn write, void *arg,
+                     struct berth_error **err)
 {
     enum digest_algorithm alg;
     if (digest_parse(rec->digest, &alg, NULL, err) < 0)

@@ -230,6 +230,11 @@ static int walk(struct walk *w, const struct archive_descriptor *d, int depth,
                  : archive_children(data, len, d->media_type, &children, &n, err);
     if (r < 0)
         return err_wrap(err, "%s %s", kind_of(d), d->digest);
+    if (n > ARCHIVE_MAX_WALK_NODES) {
+        archive_descriptors_free(children, n);
+        return err_make(err, ERR_RESOURCE_EXHAUSTED, 0, "%s %s lists more than %d children",
+                        kind_of(d), d->digest, ARCHIVE_MAX_WALK_NODES);
+    }
     if (root && !w->top) {
         w->top = xcalloc(n ? n : 1, sizeof(*w->top));
         w->n_top = n;
@@ -356,9 +361,8 @@ static ssize_t fd_read(void *arg, void *buf, size_t len, struct berth_error **er
     }
 }
 
-int archive_import_fd(int fd, const struct import_options *options,
-                      const struct import_sink *sink, struct import_result *ret,
-                      struct berth_error **err)
+int archive_import_fd(int fd, const struct import_options *options, const struct import_sink *sink,
+                      struct import_result *ret, struct berth_error **err)
 {
     return archive_import(fd_read, &fd, options, sink, ret, err);
 }

@@ -50,9 +50,18 @@ static const struct import_entry *lookup(const struct import_archive *a, const c
     const struct import_entry *e = import_archive_find(a, name);
     if (e)
         return e;
-    for (size_t i = 0; i < a->n_symlinks; i++)
-        if (strcmp(a->symlinks[i].name, name) == 0)
-            return import_archive_find(a, a->symlinks[i].target);
+    /* Symlinks are sorted by name. */
+    size_t lo = 0, hi = a->n_symlinks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(a->symlinks[mid].name, name);
+        if (c == 0)
+            return import_archive_find(a, a->symlinks[mid].target);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -64,8 +73,8 @@ static bool looks_compressed(const unsigned char *b, size_t n)
     if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
         return true;
     if (n >= 8) {
-        uint32_t magic = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                         (uint32_t)b[3] << 24;
+        uint32_t magic =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         if ((magic & 0xFFFFFFF0u) == 0x184D2A50u)
             return true;
     }
@@ -77,8 +86,8 @@ static int compress_layer(const struct import_sink *sink, const char *diff_id, i
                           struct archive_descriptor *ret, struct berth_error **err)
 {
     const char *hex = strchr(diff_id, ':') + 1;
-    _cleanup_free_ char *ref = xasprintf("compress-blob-%.*s-%s", (int)(hex - diff_id - 1), diff_id,
-                                         hex);
+    _cleanup_free_ char *ref =
+        xasprintf("compress-blob-%.*s-%s", (int)(hex - diff_id - 1), diff_id, hex);
     void *writer = NULL;
     if (sink->blob_begin(sink->arg, ref, -1, NULL, &writer, err) < 0)
         return -1;
@@ -178,9 +187,9 @@ static int resolve_layer(const struct import_archive *a, const struct import_sin
                 return err_wrap(err, "failed to resolve layers: failed to detect media type of "
                                      "layer");
             }
-            ret->media_type = xstrdup(n == 10 && looks_compressed(head, 10)
-                                          ? ARCHIVE_MEDIA_TYPE_DOCKER_LAYER_GZIP
-                                          : ARCHIVE_MEDIA_TYPE_DOCKER_LAYER);
+            ret->media_type =
+                xstrdup(n == 10 && looks_compressed(head, 10) ? ARCHIVE_MEDIA_TYPE_DOCKER_LAYER_GZIP
+                                                              : ARCHIVE_MEDIA_TYPE_DOCKER_LAYER);
             ret->digest = found;
             ret->size = found_size;
             return 0;
@@ -261,10 +270,15 @@ static int docker_image(const struct import_archive *a, const struct import_sink
         r = archive_json_string_array(m, "Layers", ".Layers", &files, &n_files, err);
     if (r < 0)
         goto out;
+    if (n_files > ARCHIVE_MAX_LAYERS) {
+        r = err_make(err, ERR_RESOURCE_EXHAUSTED, 0, "image with %zu layers (more than %d)",
+                     n_files, ARCHIVE_MAX_LAYERS);
+        goto out;
+    }
     const struct import_entry *ce = lookup(a, config_file ? config_file : "");
     if (!ce) {
-        _cleanup_free_ char *q = go_quote(config_file ? config_file : "",
-                                          config_file ? strlen(config_file) : 0);
+        _cleanup_free_ char *q =
+            go_quote(config_file ? config_file : "", config_file ? strlen(config_file) : 0);
         r = err_make(err, ERR_NOT_FOUND, 0, "image config %s", q);
         goto out;
     }
@@ -331,11 +345,14 @@ int import_docker_index(const struct import_archive *a, const struct import_sink
             _cleanup_free_ char *qn = go_quote(a->symlinks[i].name, strlen(a->symlinks[i].name));
             _cleanup_free_ char *qt =
                 go_quote(a->symlinks[i].target, strlen(a->symlinks[i].target));
-            return err_make(err, ERR_NOT_FOUND, 0, "no target for symlink layer from %s to %s",
-                            qn, qt);
+            return err_make(err, ERR_NOT_FOUND, 0, "no target for symlink layer from %s to %s", qn,
+                            qt);
         }
     /* Go marshals the index's nil manifest slice as null when manifest.json lists nothing. */
     size_t n = json_object_array_length(a->docker_manifests);
+    if (n > ARCHIVE_MAX_IMAGES)
+        return err_make(err, ERR_RESOURCE_EXHAUSTED, 0,
+                        "manifest.json lists %zu images (more than %d)", n, ARCHIVE_MAX_IMAGES);
     _cleanup_json_writer_ struct json_writer w;
     json_writer_init(&w);
     json_writer_begin_object(&w);

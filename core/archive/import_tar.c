@@ -62,6 +62,8 @@ static int compare_symlinks(const void *x, const void *y)
 const struct import_entry *import_archive_find(const struct import_archive *a, const char *name)
 {
     struct import_entry key = {.name = (char *)name};
+    if (a->n_entries == 0)
+        return NULL;
     return bsearch(&key, a->entries, a->n_entries, sizeof(*a->entries), compare_entries);
 }
 
@@ -228,8 +230,9 @@ static int store_blob(struct archive *a, struct read_context *ctx, const struct 
     if (r == 0 && check)
         r = digester_digest(check, checked, err);
     if (r == 0 && total != size)
-        r = err_make(err, ERR_INVALID_ARGUMENT, 0, "archive entry \"%s\": %lld bytes, header says %lld",
-                     name, (long long)total, (long long)size);
+        r = err_make(err, ERR_INVALID_ARGUMENT, 0,
+                     "archive entry \"%s\": %lld bytes, header says %lld", name, (long long)total,
+                     (long long)size);
     if (r == 0 && named && strcmp(check ? checked : digest, named) != 0)
         r = err_make(err, ERR_INVALID_ARGUMENT, 0,
                      "archive entry \"%s\": content has digest %s, not the one its name gives",
@@ -282,7 +285,7 @@ static int read_entries(struct archive *a, struct read_context *ctx, const struc
             const char *slash = strrchr(name, '/');
             dir = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
             _cleanup_free_ char *target = go_path_join(dir, link ? link : "");
-            if (!link || !*link || target[0] == '/' || strcmp(target, "..") == 0 ||
+            if (!link || !*link || link[0] == '/' || strcmp(target, "..") == 0 ||
                 strncmp(target, "../", 3) == 0)
                 return err_make(err, ERR_INVALID_ARGUMENT, 0,
                                 "archive entry \"%s\": symlink to \"%s\" leads out of the archive",
@@ -296,9 +299,9 @@ static int read_entries(struct archive *a, struct read_context *ctx, const struc
             continue;
         }
         if (type != AE_IFREG)
-            return err_make(err, ERR_INVALID_ARGUMENT, 0,
-                            "archive entry \"%s\": only files, directories and symlinks are allowed",
-                            raw);
+            return err_make(
+                err, ERR_INVALID_ARGUMENT, 0,
+                "archive entry \"%s\": only files, directories and symlinks are allowed", raw);
         if (archive_entry_sparse_count(entry) > 0)
             return err_make(err, ERR_INVALID_ARGUMENT, 0,
                             "archive entry \"%s\": sparse files are not allowed", raw);
@@ -337,8 +340,8 @@ static int read_entries(struct archive *a, struct read_context *ctx, const struc
             continue;
         }
 
-        out->entries = xreallocarray_grow(out->entries, &capacity, out->n_entries + 1,
-                                          sizeof(*out->entries));
+        out->entries =
+            xreallocarray_grow(out->entries, &capacity, out->n_entries + 1, sizeof(*out->entries));
         struct import_entry *e = &out->entries[out->n_entries];
         memset(e, 0, sizeof(*e));
         if (store_blob(a, ctx, sink, name, size, e, err) < 0)
@@ -369,12 +372,14 @@ int import_archive_read(archive_read_fn read, void *read_arg, const struct impor
     archive_read_free(a);
     err_free(ctx->err);
     if (r == 0) {
-        qsort(out.entries, out.n_entries, sizeof(*out.entries), compare_entries);
+        if (out.n_entries > 1)
+            qsort(out.entries, out.n_entries, sizeof(*out.entries), compare_entries);
         for (size_t i = 1; i < out.n_entries; i++)
             if (strcmp(out.entries[i].name, out.entries[i - 1].name) == 0)
                 r = err_make(err, ERR_INVALID_ARGUMENT, 0,
                              "archive entry \"%s\" appears more than once", out.entries[i].name);
-        qsort(out.symlinks, out.n_symlinks, sizeof(*out.symlinks), compare_symlinks);
+        if (out.n_symlinks > 1)
+            qsort(out.symlinks, out.n_symlinks, sizeof(*out.symlinks), compare_symlinks);
         for (size_t i = 0; r == 0 && i < out.n_symlinks; i++)
             if (import_archive_find(&out, out.symlinks[i].name) ||
                 (i > 0 && strcmp(out.symlinks[i].name, out.symlinks[i - 1].name) == 0))

@@ -44,8 +44,8 @@ static char *translate_ref(const char *image, bool check_prefix, const char *ref
 static char *transfer_image_name(const struct archive_descriptor *d, const char *image,
                                  bool check_prefix)
 {
-    const char *name = archive_kv_get(d->annotations, d->n_annotations,
-                                      ARCHIVE_ANNOTATION_IMAGE_NAME);
+    const char *name =
+        archive_kv_get(d->annotations, d->n_annotations, ARCHIVE_ANNOTATION_IMAGE_NAME);
     if (name && *name) {
         _cleanup_free_ char *clean = translate_ref(image, check_prefix, name);
         return xstrdup(strcmp(clean, name) == 0 ? name : "");
@@ -60,8 +60,8 @@ static char *transfer_image_name(const struct archive_descriptor *d, const char 
 static char *client_image_name(const struct archive_descriptor *d,
                                const struct import_reference *ref)
 {
-    const char *name = archive_kv_get(d->annotations, d->n_annotations,
-                                      ARCHIVE_ANNOTATION_IMAGE_NAME);
+    const char *name =
+        archive_kv_get(d->annotations, d->n_annotations, ARCHIVE_ANNOTATION_IMAGE_NAME);
     if (name && *name)
         return xstrdup(name);
     name = archive_kv_get(d->annotations, d->n_annotations, ARCHIVE_ANNOTATION_REF_NAME);
@@ -82,14 +82,14 @@ static void add_image(const struct import_options *o, const char *name,
     img->name = xstrdup(name);
     archive_descriptor_copy(&img->target, target);
     for (size_t i = 0; i < o->n_labels; i++)
-        img->n_labels = archive_kv_set(&img->labels, img->n_labels, o->labels[i].key,
-                                       o->labels[i].value);
+        img->n_labels =
+            archive_kv_set(&img->labels, img->n_labels, o->labels[i].key, o->labels[i].value);
     img->replace_labels = o->naming == IMPORT_NAMING_TRANSFER || o->n_labels > 0;
 }
 
 static void add_digest_image(const struct import_options *o, const char *prefix,
-                             const struct archive_descriptor *target,
-                             struct archive_image **images, size_t *n)
+                             const struct archive_descriptor *target, struct archive_image **images,
+                             size_t *n)
 {
     _cleanup_free_ char *name = xasprintf("%s@%s", prefix, target->digest);
     add_image(o, name, target, images, n);
@@ -114,9 +114,8 @@ void import_names_for_index(const struct import_options *o, const struct archive
     }
 }
 
-void import_names_for_manifest(const struct import_options *o,
-                               const struct archive_descriptor *m, struct archive_image **images,
-                               size_t *n)
+void import_names_for_manifest(const struct import_options *o, const struct archive_descriptor *m,
+                               struct archive_image **images, size_t *n)
 {
     if (o->naming == IMPORT_NAMING_CLIENT) {
         const struct import_reference *ref = o->n_references ? &o->references[0] : NULL;

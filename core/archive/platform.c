@@ -30,14 +30,13 @@
 #endif
 
 static const char *const known_os[] = {
-    "aix",   "android", "darwin", "dragonfly", "freebsd", "hurd",    "illumos", "ios",     "js",
+    "aix",   "android", "darwin", "dragonfly", "freebsd", "hurd",    "illumos", "ios", "js",
     "linux", "nacl",    "netbsd", "openbsd",   "plan9",   "solaris", "windows", "zos",
 };
 static const char *const known_arch[] = {
-    "386",     "amd64",     "amd64p32",    "arm",   "armbe",  "arm64",  "arm64be", "ppc64",
-    "ppc64le", "loong64",   "mips",        "mipsle", "mips64", "mips64le", "mips64p32",
-    "mips64p32le", "ppc", "riscv",       "riscv64", "s390",  "s390x",  "sparc",   "sparc64",
-    "wasm",
+    "386",     "amd64",   "amd64p32", "arm",    "armbe",  "arm64",    "arm64be",   "ppc64",
+    "ppc64le", "loong64", "mips",     "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le",
+    "ppc",     "riscv",   "riscv64",  "s390",   "s390x",  "sparc",    "sparc64",   "wasm",
 };
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -280,8 +279,8 @@ void platform_matcher_all(struct platform_matcher *m)
     m->all = true;
 }
 
-static void push(struct platform_matcher *m, const char *os, const char *arch,
-                 const char *variant, const char *os_version)
+static void push(struct platform_matcher *m, const char *os, const char *arch, const char *variant,
+                 const char *os_version)
 {
     m->platforms = xrealloc(m->platforms, (m->n + 1) * sizeof(*m->platforms));
     struct archive_platform *p = &m->platforms[m->n++];
@@ -451,8 +450,7 @@ bool platform_matcher_less(const struct platform_matcher *m, const struct archiv
     return less;
 }
 
-void platform_matcher_sort(const struct platform_matcher *m, struct archive_descriptor *d,
-                           size_t n)
+void platform_matcher_sort(const struct platform_matcher *m, struct archive_descriptor *d, size_t n)
 {
     /* Insertion sort: stable, and indexes are short. */
     for (size_t i = 1; i < n; i++) {

@@ -42,12 +42,15 @@ static void fill_block(char block[BLOCK], const char *name, const char *prefix, 
     memset(block, 0, BLOCK);
     put_string(block, NAME_SIZE, name);
     put_octal(block + 100, 8, mode);
-    put_octal(block + 108, 8, 0);                                 /* uid */
-    put_octal(block + 116, 8, 0);                                 /* gid */
+    put_octal(block + 108, 8, 0);                                /* uid */
+    put_octal(block + 116, 8, 0);                                /* gid */
     put_octal(block + 124, 12, fits_octal(12, size) ? size : 0); /* size */
-    put_octal(block + 136, 12, 0);                                /* zero ModTime as Unix 0 */
+    put_octal(block + 136, 12, 0);                               /* zero ModTime as Unix 0 */
     block[156] = typeflag;
-    memcpy(block + 257, "ustar\0" "00", 8);
+    memcpy(block + 257,
+           "ustar\0"
+           "00",
+           8);
     put_octal(block + 329, 8, 0); /* devmajor */
     put_octal(block + 337, 8, 0); /* devminor */
     put_string(block + 345, PREFIX_SIZE, prefix);

@@ -36,11 +36,12 @@ static void parts_init(struct image_parts *p, const char *manifest_override)
     p->manifest =
         manifest_override
             ? xstrdup(manifest_override)
-            : xasprintf("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
-                        "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"application/"
-                        "vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
-                        ARCHIVE_MEDIA_TYPE_OCI_MANIFEST, ARCHIVE_MEDIA_TYPE_OCI_CONFIG, cd,
-                        strlen(p->config), ld, strlen(p->layer));
+            : xasprintf(
+                  "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+                  "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"application/"
+                  "vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
+                  ARCHIVE_MEDIA_TYPE_OCI_MANIFEST, ARCHIVE_MEDIA_TYPE_OCI_CONFIG, cd,
+                  strlen(p->config), ld, strlen(p->layer));
     _cleanup_free_ char *md = sha256_of(p->manifest, strlen(p->manifest));
     snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", md);
     p->index = xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":"
@@ -415,11 +416,11 @@ static void test_wide_and_deep_indexes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_baseline),      cmocka_unit_test(test_path_escapes),
-        cmocka_unit_test(test_links_and_specials),  cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_blob_mismatch),       cmocka_unit_test(test_missing_content),
-        cmocka_unit_test(test_docker_missing),      cmocka_unit_test(test_docker_symlinked_layer),
-        cmocka_unit_test(test_json_limits),         cmocka_unit_test(test_not_a_tar),
+        cmocka_unit_test(test_valid_baseline),        cmocka_unit_test(test_path_escapes),
+        cmocka_unit_test(test_links_and_specials),    cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_blob_mismatch),         cmocka_unit_test(test_missing_content),
+        cmocka_unit_test(test_docker_missing),        cmocka_unit_test(test_docker_symlinked_layer),
+        cmocka_unit_test(test_json_limits),           cmocka_unit_test(test_not_a_tar),
         cmocka_unit_test(test_wide_and_deep_indexes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

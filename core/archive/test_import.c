@@ -36,8 +36,8 @@ static void ctr_import_init(struct ctr_import *c)
 {
     memset(c, 0, sizeof(*c));
     c->prefix = date_prefix();
-    c->ref = (struct import_reference){.name = c->prefix, .is_prefix = true,
-                                       .allow_overwrite = true};
+    c->ref =
+        (struct import_reference){.name = c->prefix, .is_prefix = true, .allow_overwrite = true};
     archive_platform_default(&c->host);
     c->options = (struct import_options){
         .naming = IMPORT_NAMING_TRANSFER,
@@ -65,8 +65,7 @@ static void import_file(const char *file, const struct import_options *o, struct
     assert_int_equal(s->open_writers, 0);
 }
 
-static void assert_label(struct mem_store *s, const char *digest, const char *key,
-                         const char *want)
+static void assert_label(struct mem_store *s, const char *digest, const char *key, const char *want)
 {
     const char *got = mem_blob_label(mem_store_blob(s, digest), key);
     if (!want) {
@@ -408,9 +407,8 @@ static struct archive_descriptor named(const char *image_name, const char *ref_n
     d.media_type = xstrdup(ARCHIVE_MEDIA_TYPE_OCI_MANIFEST);
     d.digest = xstrdup("sha256:0000000000000000000000000000000000000000000000000000000000000001");
     if (image_name)
-        d.n_annotations =
-            archive_kv_set(&d.annotations, d.n_annotations, ARCHIVE_ANNOTATION_IMAGE_NAME,
-                           image_name);
+        d.n_annotations = archive_kv_set(&d.annotations, d.n_annotations,
+                                         ARCHIVE_ANNOTATION_IMAGE_NAME, image_name);
     if (ref_name)
         d.n_annotations =
             archive_kv_set(&d.annotations, d.n_annotations, ARCHIVE_ANNOTATION_REF_NAME, ref_name);
@@ -420,8 +418,7 @@ static struct archive_descriptor named(const char *image_name, const char *ref_n
 #define DGST "@sha256:0000000000000000000000000000000000000000000000000000000000000001"
 
 /* Names for one descriptor, joined by " " ("" for none). */
-static char *names_of(const struct import_options *o, const char *image_name,
-                      const char *ref_name)
+static char *names_of(const struct import_options *o, const char *image_name, const char *ref_name)
 {
     struct archive_descriptor d = named(image_name, ref_name);
     struct archive_image *images = NULL;
@@ -451,8 +448,8 @@ static void test_names_transfer(void **state)
 {
     /* No --base-name: "import-<date>", overridable by full names. */
     struct import_reference ref = {"import-2024-01-01", true, true, false, false};
-    struct import_options o = {.naming = IMPORT_NAMING_TRANSFER, .references = &ref,
-                               .n_references = 1};
+    struct import_options o = {
+        .naming = IMPORT_NAMING_TRANSFER, .references = &ref, .n_references = 1};
     expect_names(&o, "docker.io/library/busybox:latest", "latest",
                  "docker.io/library/busybox:latest");
     expect_names(&o, NULL, "latest", "import-2024-01-01:latest");
@@ -496,8 +493,8 @@ static void test_names_client(void **state)
 {
     struct import_reference ref = {"import-2024-01-01", true, true, false, false};
     struct archive_kv label = {"a", "b"};
-    struct import_options o = {.naming = IMPORT_NAMING_CLIENT, .references = &ref,
-                               .n_references = 1};
+    struct import_options o = {
+        .naming = IMPORT_NAMING_CLIENT, .references = &ref, .n_references = 1};
     /* client.Import takes the containerd name as is, whatever the prefix. */
     expect_names(&o, "docker.io/library/busybox:latest", NULL, "docker.io/library/busybox:latest");
     expect_names(&o, NULL, "latest", "import-2024-01-01:latest");
@@ -574,8 +571,8 @@ static void test_platforms(void **state)
     assert_int_equal(archive_platform_parse("windows(10.0.17763)/amd64", &w, NULL), 0);
     assert_string_equal(w.os_version, "10.0.17763");
     archive_platform_clear(&w);
-    const char *bad[] = {"linux/*", "", "foo", "linux/a/b/c", "lin ux/amd64", "linux/am d64",
-                         "amd64(1)"};
+    const char *bad[] = {"linux/*",      "",        "foo", "linux/a/b/c", "lin ux/amd64",
+                         "linux/am d64", "amd64(1)"};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct archive_platform p = {0};
         struct berth_error *err = NULL;
@@ -626,11 +623,11 @@ static void test_platforms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oci_import),     cmocka_unit_test(test_docker_import),
-        cmocka_unit_test(test_three_layers),   cmocka_unit_test(test_multi_platform),
+        cmocka_unit_test(test_oci_import),          cmocka_unit_test(test_docker_import),
+        cmocka_unit_test(test_three_layers),        cmocka_unit_test(test_multi_platform),
         cmocka_unit_test(test_docker_filtered_out), cmocka_unit_test(test_compress_blobs),
-        cmocka_unit_test(test_gzipped_archive), cmocka_unit_test(test_names_transfer),
-        cmocka_unit_test(test_names_client),   cmocka_unit_test(test_platforms),
+        cmocka_unit_test(test_gzipped_archive),     cmocka_unit_test(test_names_transfer),
+        cmocka_unit_test(test_names_client),        cmocka_unit_test(test_platforms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,8 +189,8 @@ static ssize_t blob_read_at(void *arg, const char *digest, int64_t offset, void 
     return (ssize_t)n;
 }
 
-static int blob_set_labels(void *arg, const char *digest, const struct archive_kv *labels,
-                           size_t n, struct berth_error **err)
+static int blob_set_labels(void *arg, const char *digest, const struct archive_kv *labels, size_t n,
+                           struct berth_error **err)
 {
     struct mem_blob *b = mem_store_blob(arg, digest);
     if (!b)
@@ -277,8 +277,7 @@ static int source_image_get(void *arg, const char *name, struct archive_image *r
 }
 
 static int source_blob_info(void *arg, const char *digest, int64_t *ret_size,
-                            struct archive_kv **ret_labels, size_t *ret_n,
-                            struct berth_error **err)
+                            struct archive_kv **ret_labels, size_t *ret_n, struct berth_error **err)
 {
     struct mem_blob *b = mem_store_blob(arg, digest);
     if (!b)
@@ -451,8 +450,8 @@ char *tar_builder_finish(struct tar_builder *t, size_t *ret_len)
 }
 
 void tar_each(const char *data, size_t len,
-              void (*fn)(void *arg, const char *name, const char *data, size_t len,
-                         unsigned type, const char *link),
+              void (*fn)(void *arg, const char *name, const char *data, size_t len, unsigned type,
+                         const char *link),
               void *arg)
 {
     struct archive *a = archive_read_new();
@@ -484,8 +483,8 @@ struct find_entry {
     size_t len;
 };
 
-static void find_entry_cb(void *arg, const char *name, const char *data, size_t len,
-                          unsigned type, const char *link)
+static void find_entry_cb(void *arg, const char *name, const char *data, size_t len, unsigned type,
+                          const char *link)
 {
     struct find_entry *f = arg;
     if (!f->data && strcmp(name, f->name) == 0) {
@@ -520,8 +519,9 @@ bool test_images_available(void)
     _cleanup_free_ char *cmd = xasprintf("'%s' '%s'", script, dir);
     int status = system(cmd);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "test images: %s failed (%d): skipping image tests "
-                        "(is busybox-static installed?)\n",
+        fprintf(stderr,
+                "test images: %s failed (%d): skipping image tests "
+                "(is busybox-static installed?)\n",
                 script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         return false;
     }

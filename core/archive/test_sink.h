@@ -59,8 +59,8 @@ char *tar_builder_finish(struct tar_builder *t, size_t *ret_len);
 
 /* Reads a tar from memory: calls fn for each regular entry (name, data, len). */
 void tar_each(const char *data, size_t len,
-              void (*fn)(void *arg, const char *name, const char *data, size_t len,
-                         unsigned type, const char *link),
+              void (*fn)(void *arg, const char *name, const char *data, size_t len, unsigned type,
+                         const char *link),
               void *arg);
 /* The content of one entry (malloc'd) or NULL. */
 char *tar_entry(const char *data, size_t len, const char *name, size_t *ret_len);

@@ -99,6 +99,19 @@ typedef int (*content_status_fn)(const struct content_status *status, void *arg,
                                  struct berth_error **err);
 int content_list_statuses(struct content_store *store, content_status_fn fn, void *arg,
                           struct berth_error **err);
+/*
+ * Every ingest directory with the ref its `ref` file names (NULL when unreadable: half made or
+ * foreign) and its directory's mtime — for garbage collection, which must see even the ingests
+ * that content_list_statuses skips. fn returns < 0 (with *err) to stop.
+ */
+typedef int (*content_ingest_fn)(const char *dir_name, const char *ref,
+                                 const struct timespec *modified, void *arg,
+                                 struct berth_error **err);
+int content_walk_ingests(struct content_store *store, content_ingest_fn fn, void *arg,
+                         struct berth_error **err);
+/* Removes an ingest directory by name (from content_walk_ingests). */
+int content_remove_ingest_dir(struct content_store *store, const char *dir_name,
+                              struct berth_error **err);
 /* Removes an ingest and its data; NotFound when there is none. */
 int content_abort(struct content_store *store, const char *ref, struct berth_error **err);
 

@@ -124,3 +124,39 @@ int content_abort(struct content_store *store, const char *ref, struct berth_err
         return err_make(err, err_kind_from_errno(errno), errno, "remove %s", path);
     return 0;
 }
+
+int content_walk_ingests(struct content_store *store, content_ingest_fn fn, void *arg,
+                         struct berth_error **err)
+{
+    char **names;
+    size_t count;
+    if (content_list_dir(store->ingest_dir, &names, &count, err) < 0)
+        return -1;
+    int r = 0;
+    for (size_t i = 0; i < count && r == 0; i++) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", store->ingest_dir, names[i]);
+        _cleanup_free_ char *ref_path = xasprintf("%s/ref", path);
+        _cleanup_free_ char *ref = NULL;
+        struct stat st;
+        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (fs_read_small_file(ref_path, CONTENT_REF_MAX + 1, &ref, NULL) < 0)
+            ref = NULL;
+        struct timespec modified = st.st_mtim;
+        r = fn(names[i], ref, &modified, arg, err);
+    }
+    content_free_names(names, count);
+    return r < 0 ? -1 : 0;
+}
+
+int content_remove_ingest_dir(struct content_store *store, const char *dir_name,
+                              struct berth_error **err)
+{
+    if (!dir_name[0] || strchr(dir_name, '/') || strcmp(dir_name, ".") == 0 ||
+        strcmp(dir_name, "..") == 0)
+        return err_make(err, ERR_INVALID_ARGUMENT, 0, "not an ingest directory: %s", dir_name);
+    _cleanup_free_ char *path = xasprintf("%s/%s", store->ingest_dir, dir_name);
+    if (content_remove_tree(path) < 0)
+        return err_make(err, ERR_INTERNAL, errno, "remove ingest %s", dir_name);
+    return 0;
+}

@@ -423,17 +423,25 @@ static int sweep_blob(const struct content_info *info, void *arg, struct berth_e
 
 struct ingest_args {
     struct strset known; /* local refs that ingest records name */
-    char **orphans;
+    char **orphans;      /* directory names */
     size_t n, cap;
+    int64_t now;
 };
 
-static int find_orphan_ingest(const struct content_status *st, void *arg, struct berth_error **err)
+/* A directory without a readable ref may be a writer mid-creation: only old ones are orphans. */
+enum { UNREADABLE_INGEST_GRACE_SECONDS = 600 };
+
+static int find_orphan_ingest(const char *dir_name, const char *ref,
+                              const struct timespec *modified, void *arg, struct berth_error **err)
 {
     struct ingest_args *a = arg;
-    if (!strset_has(&a->known, st->ref)) {
-        a->orphans = xreallocarray_grow(a->orphans, &a->cap, a->n + 1, sizeof(char *));
-        a->orphans[a->n++] = xstrdup(st->ref);
-    }
+    if (ref && strset_has(&a->known, ref))
+        return 0;
+    int64_t age = a->now - ((int64_t)modified->tv_sec * 1000000000LL + modified->tv_nsec);
+    if (!ref && age < UNREADABLE_INGEST_GRACE_SECONDS * 1000000000LL)
+        return 0;
+    a->orphans = xreallocarray_grow(a->orphans, &a->cap, a->n + 1, sizeof(char *));
+    a->orphans[a->n++] = xstrdup(dir_name);
     return 0;
 }
 
@@ -491,14 +499,14 @@ int metadata_gc(struct metadata_db *db, struct content_store *store, struct gc_s
     if (store) {
         metadata_db_blob_lock_exclusive(db);
         struct blob_args blobs = {.store = store};
-        struct ingest_args ingests = {0};
+        struct ingest_args ingests = {.now = now_ns()};
         collect_references(db, &blobs.referenced, &ingests.known);
         int r = content_walk(store, sweep_blob, &blobs, err);
         if (r == 0)
-            r = content_list_statuses(store, find_orphan_ingest, &ingests, err);
+            r = content_walk_ingests(store, find_orphan_ingest, &ingests, err);
         metadata_db_blob_unlock(db);
         for (size_t i = 0; i < ingests.n; i++) {
-            if (content_abort(store, ingests.orphans[i], NULL) == 0)
+            if (content_remove_ingest_dir(store, ingests.orphans[i], NULL) == 0)
                 stats.ingests_removed++;
             free(ingests.orphans[i]);
         }

@@ -1,4 +1,5 @@
-/* A small JSON writer that encodes as Go's encoding/json Marshal does, for byte-identical output. */
+/* A small JSON writer that encodes as Go's encoding/json Marshal does, for byte-identical output.
+ */
 #pragma once
 
 #include <stdbool.h>

@@ -36,7 +36,7 @@ static void test_escaping(void **state)
         {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},
         {"\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\""},
         {"a\xffz", 3, "\"a\\ufffdz\""},
-        {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},          /* overlong */
+        {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},            /* overlong */
         {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""}, /* surrogate */
         {"a\0b", 3, "\"a\\u0000b\""},
         {"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""},

@@ -303,8 +303,7 @@ static char *split_docker_domain(const char *name, size_t *ret_domain_len)
     return xasprintf("%s/%s", domain, remote);
 }
 
-int reference_parse_normalized_named(const char *s, struct reference *ret,
-                                     struct berth_error **err)
+int reference_parse_normalized_named(const char *s, struct reference *ret, struct berth_error **err)
 {
     if (is_hex64(s)) {
         _cleanup_free_ char *msg = xasprintf(

@@ -59,8 +59,7 @@ static void test_parse(void **state)
     expect_parse("test:5000/repo:tag@" DGST, "test:5000", "repo", "tag", DGST);
     expect_parse("lowercase:Uppercase", "", "lowercase", "Uppercase", NULL);
     expect_parse("sub-dom1.foo.com/bar/baz/quux", "sub-dom1.foo.com", "bar/baz/quux", NULL, NULL);
-    expect_parse("xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com", "myimage", "xn--n3h.com",
-                 NULL);
+    expect_parse("xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com", "myimage", "xn--n3h.com", NULL);
     expect_parse("foo_bar.com:8080", "", "foo_bar.com", "8080", NULL);
     expect_parse("foo/foo_bar.com:8080", "foo", "foo_bar.com", "8080", NULL);
     expect_parse("[2001:db8::1]/repo", "[2001:db8::1]", "repo", NULL, NULL);
@@ -128,8 +127,7 @@ static void test_normalize(void **state)
     expect_normalized("docker.io/foo", "docker.io/library/foo", "foo");
     expect_normalized("index.docker.io/foo", "docker.io/library/foo", "foo");
     expect_normalized("foo/bar", "docker.io/foo/bar", "foo/bar");
-    expect_normalized("docker.io/library/foo/bar", "docker.io/library/foo/bar",
-                      "library/foo/bar");
+    expect_normalized("docker.io/library/foo/bar", "docker.io/library/foo/bar", "library/foo/bar");
     expect_normalized("localhost/foo", "localhost/foo", "localhost/foo");
     expect_normalized("localhost:5000/foo:1", "localhost:5000/foo:1", "localhost:5000/foo:1");
     expect_normalized("Docker.io/foo", "Docker.io/foo", "Docker.io/foo");
@@ -221,8 +219,8 @@ static void test_spec(void **state)
                 "foo@sha256:abcdef", "docker.io", "sha256:abcdef");
     expect_spec("docker.io/library/redis@sha256:abcdef?fooo=asdf", "docker.io/library/redis",
                 "@sha256:abcdef", "docker.io", "sha256:abcdef");
-    expect_spec("localhost:5000/library/redis:obj@abcdef?fooo=asdf",
-                "localhost:5000/library/redis", "obj@abcdef", "localhost:5000", "abcdef");
+    expect_spec("localhost:5000/library/redis:obj@abcdef?fooo=asdf", "localhost:5000/library/redis",
+                "obj@abcdef", "localhost:5000", "abcdef");
     expect_spec("docker.io/library/redis?fooo=asdf", "docker.io/library/redis", "", "docker.io",
                 "");
     expect_spec("b.gcr.io/test.example.com/my-app:test.example.com",
@@ -247,10 +245,20 @@ static void test_spec(void **state)
 static void test_path_clean(void **state)
 {
     static const char *const cases[][2] = {
-        {"", "."},           {"abc", "abc"},         {"a/./b", "a/b"},   {"a//b/", "a/b"},
-        {"../a", "../a"},    {"a/../../b", "../b"},  {"/../a", "/a"},    {"/", "/"},
-        {"./", "."},         {"a/b/..", "a"},        {"..", ".."},       {"/a/b/../../..", "/"},
-        {"blobs//sha256/x", "blobs/sha256/x"},       {"./index.json", "index.json"},
+        {"", "."},
+        {"abc", "abc"},
+        {"a/./b", "a/b"},
+        {"a//b/", "a/b"},
+        {"../a", "../a"},
+        {"a/../../b", "../b"},
+        {"/../a", "/a"},
+        {"/", "/"},
+        {"./", "."},
+        {"a/b/..", "a"},
+        {"..", ".."},
+        {"/a/b/../../..", "/"},
+        {"blobs//sha256/x", "blobs/sha256/x"},
+        {"./index.json", "index.json"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         _cleanup_free_ char *out = go_path_clean(cases[i][0], strlen(cases[i][0]));

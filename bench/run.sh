@@ -127,4 +127,17 @@ ls_round() { # socket → ms
 b=$(measure ls_round "$work/berth/berth.sock")
 c=$(measure ls_round "$work/containerd/containerd.sock")
 row "ctr images ls, 1000 images, ms" "$(printf %.1f "$b")" "$(printf %.1f "$c")" lower
+# image import (client-side ctr import, --no-unpack): content writes, leases, images
+bash tests/images/build.sh "$work/images" >/dev/null
+import_round() { # socket → ms
+  local start end
+  start=$(date +%s%N)
+  ctr -a "$1" -n import images import --no-unpack "$work/images/busybox-docker.tar" >/dev/null
+  end=$(date +%s%N)
+  ctr -a "$1" -n import images rm --sync docker.io/library/busybox:latest >/dev/null
+  echo "($end - $start) / 1000000" | bc -l
+}
+b=$(measure import_round "$work/berth/berth.sock")
+c=$(measure import_round "$work/containerd/containerd.sock")
+row "ctr images import --no-unpack (busybox), ms" "$(printf %.1f "$b")" "$(printf %.1f "$c")" lower
 echo "(ratio > 1: Berth is better; streaming has no containerd counterpart)"

@@ -30,27 +30,14 @@ struct content_service {
     struct gc_scheduler *gc;
 };
 
-static Google__Protobuf__Timestamp *timestamp_ns(struct pb_arena *a, int64_t ns)
-{
-    Google__Protobuf__Timestamp *ts = pb_arena_message(a, &google__protobuf__timestamp__descriptor);
-    ts->seconds = ns / 1000000000LL;
-    ts->nanos = (int32_t)(ns % 1000000000LL);
-    return ts;
-}
-
-static Google__Protobuf__Timestamp *timestamp_ts(struct pb_arena *a, struct timespec t)
-{
-    return timestamp_ns(a, (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec);
-}
-
 /* The record's strings are copied: records are freed before the response is sent. */
 static Info *info_to_pb(struct pb_arena *a, const struct content_record *r)
 {
     Info *m = pb_arena_message(a, &C(info__descriptor));
     m->digest = pb_arena_strdup(a, r->digest);
     m->size = r->size;
-    m->created_at = timestamp_ns(a, r->created_ns);
-    m->updated_at = timestamp_ns(a, r->updated_ns);
+    m->created_at = pb_arena_timestamp(a, r->created_ns);
+    m->updated_at = pb_arena_timestamp(a, r->updated_ns);
     m->labels = (Containerd__Services__Content__V1__Info__LabelsEntry **)pb_arena_labels(
         a, &r->labels, &C(info__labels_entry__descriptor), &m->n_labels);
     for (size_t i = 0; i < m->n_labels; i++) {
@@ -63,8 +50,8 @@ static Info *info_to_pb(struct pb_arena *a, const struct content_record *r)
 static Status *status_to_pb(struct pb_arena *a, const struct content_status *st)
 {
     Status *m = pb_arena_message(a, &C(status__descriptor));
-    m->started_at = timestamp_ts(a, st->started_at);
-    m->updated_at = timestamp_ts(a, st->updated_at);
+    m->started_at = pb_arena_timespec(a, st->started_at);
+    m->updated_at = pb_arena_timespec(a, st->updated_at);
     m->ref = pb_arena_strdup(a, st->ref ? st->ref : "");
     m->offset = st->offset;
     m->total = st->total;
@@ -313,8 +300,8 @@ static int write_reply(struct rpc_call *call, struct metadata_content_writer *w,
     int rc = metadata_content_writer_digest(w, digest, err);
     resp.digest = digest;
     if (stat) {
-        resp.started_at = timestamp_ts(&a, st.started_at);
-        resp.updated_at = timestamp_ts(&a, st.updated_at);
+        resp.started_at = pb_arena_timespec(&a, st.started_at);
+        resp.updated_at = pb_arena_timespec(&a, st.updated_at);
         resp.total = total;
     }
     if (rc == 0)

@@ -60,6 +60,23 @@ void pb_arena_free(struct pb_arena *a)
     *a = (struct pb_arena){0};
 }
 
+Google__Protobuf__Timestamp *pb_arena_timestamp(struct pb_arena *a, int64_t ns)
+{
+    Google__Protobuf__Timestamp *ts = pb_arena_message(a, &google__protobuf__timestamp__descriptor);
+    ts->seconds = ns / 1000000000LL;
+    ts->nanos = (int32_t)(ns % 1000000000LL);
+    if (ts->nanos < 0) { /* protobuf wants 0 <= nanos < 1e9 */
+        ts->nanos += 1000000000;
+        ts->seconds--;
+    }
+    return ts;
+}
+
+Google__Protobuf__Timestamp *pb_arena_timespec(struct pb_arena *a, struct timespec t)
+{
+    return pb_arena_timestamp(a, (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec);
+}
+
 void **pb_arena_labels(struct pb_arena *a, const struct labels *l,
                        const ProtobufCMessageDescriptor *entry_type, size_t *ret_n)
 {

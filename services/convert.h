@@ -5,7 +5,10 @@
 #include "lib/base/errors.h"
 #include "lib/rpc/rpc.h"
 
+#include "google/protobuf/timestamp.pb-c.h"
+
 #include <protobuf-c/protobuf-c.h>
+#include <time.h>
 
 /* Every generated map<string,string> entry has this layout. */
 struct pb_string_entry {
@@ -33,6 +36,10 @@ void *pb_arena_alloc(struct pb_arena *a, size_t size);
 void *pb_arena_message(struct pb_arena *a, const ProtobufCMessageDescriptor *type);
 char *pb_arena_strdup(struct pb_arena *a, const char *s);
 void pb_arena_free(struct pb_arena *a);
+/* A realtime instant (ns since the epoch, may be negative) as a Timestamp in the arena. */
+Google__Protobuf__Timestamp *pb_arena_timestamp(struct pb_arena *a, int64_t ns);
+/* The same for a struct timespec. */
+Google__Protobuf__Timestamp *pb_arena_timespec(struct pb_arena *a, struct timespec t);
 /* labels → map entries allocated in the arena (strings borrowed). */
 void **pb_arena_labels(struct pb_arena *a, const struct labels *l,
                        const ProtobufCMessageDescriptor *entry_type, size_t *ret_n);

@@ -30,18 +30,6 @@ struct images_service {
     struct gc_scheduler *gc;
 };
 
-static Google__Protobuf__Timestamp *timestamp_to_pb(struct pb_arena *a, int64_t ns)
-{
-    Google__Protobuf__Timestamp *ts = pb_arena_message(a, &google__protobuf__timestamp__descriptor);
-    ts->seconds = ns / NS_PER_SECOND;
-    ts->nanos = (int32_t)(ns % NS_PER_SECOND);
-    if (ts->nanos < 0) {
-        ts->nanos += (int32_t)NS_PER_SECOND;
-        ts->seconds--;
-    }
-    return ts;
-}
-
 static PbImage *image_to_pb(struct pb_arena *a, const struct image *im)
 {
     PbImage *m = pb_arena_message(a, &IMG(image__descriptor));
@@ -57,8 +45,8 @@ static PbImage *image_to_pb(struct pb_arena *a, const struct image *im)
         a, &im->target.annotations, &containerd__types__descriptor__annotations_entry__descriptor,
         &d->n_annotations);
     m->target = d;
-    m->created_at = timestamp_to_pb(a, im->created_at);
-    m->updated_at = timestamp_to_pb(a, im->updated_at);
+    m->created_at = pb_arena_timestamp(a, im->created_at);
+    m->updated_at = pb_arena_timestamp(a, im->updated_at);
     return m;
 }
 

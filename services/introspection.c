@@ -134,11 +134,7 @@ static int server(struct rpc_call *call, const ProtobufCMessage *request, void *
             &a, &containerd__services__introspection__v1__deprecation_warning__descriptor);
         w->id = (char *)warnings[i].id;
         w->message = (char *)warnings[i].message;
-        Google__Protobuf__Timestamp *ts =
-            pb_arena_message(&a, &google__protobuf__timestamp__descriptor);
-        ts->seconds = warnings[i].last_occurrence_ns / 1000000000LL;
-        ts->nanos = (int32_t)(warnings[i].last_occurrence_ns % 1000000000LL);
-        w->last_occurrence = ts;
+        w->last_occurrence = pb_arena_timestamp(&a, warnings[i].last_occurrence_ns);
         resp.deprecations[resp.n_deprecations++] = w;
     }
     int r = rpc_call_send(call, &resp.base, err);

@@ -19,24 +19,12 @@ struct leases_service {
     struct gc_scheduler *gc;
 };
 
-static Google__Protobuf__Timestamp *timestamp_to_pb(struct pb_arena *a, int64_t ns)
-{
-    Google__Protobuf__Timestamp *ts = pb_arena_message(a, &google__protobuf__timestamp__descriptor);
-    ts->seconds = ns / NS_PER_SECOND;
-    ts->nanos = (int32_t)(ns % NS_PER_SECOND);
-    if (ts->nanos < 0) {
-        ts->nanos += (int32_t)NS_PER_SECOND;
-        ts->seconds--;
-    }
-    return ts;
-}
-
 static Containerd__Services__Leases__V1__Lease *lease_to_pb(struct pb_arena *a,
                                                             const struct lease *l)
 {
     Containerd__Services__Leases__V1__Lease *m = pb_arena_message(a, &LS(lease__descriptor));
     m->id = l->id;
-    m->created_at = timestamp_to_pb(a, l->created_at);
+    m->created_at = pb_arena_timestamp(a, l->created_at);
     m->labels = (Containerd__Services__Leases__V1__Lease__LabelsEntry **)pb_arena_labels(
         a, &l->labels, &LS(lease__labels_entry__descriptor), &m->n_labels);
     return m;

@@ -1,5 +1,6 @@
 /* Runs the fuzz target over built-in seeds (containerd's test inputs and regexps) and mutants. */
 #include "lib/base/alloc.h"
+#include "lib/base/fuzz_mutants.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -28,19 +29,7 @@ static size_t run_mutants(const uint8_t *data, size_t size)
     static const uint8_t replacements[] = {'"', '/', '|', '\\', ',',  '.',  '=',  '!',  '~',
                                            ' ', '[', ']', '(',  ')',  '{',  '}',  '*',  '?',
                                            '^', '$', 'x', '0',  '\0', '\n', 0x7f, 0xc3, 0xff};
-    size_t runs = 0;
-    _cleanup_free_ uint8_t *copy = xmemdup(data, size ? size : 1);
-    for (size_t n = 0; n <= size; n++, runs++)
-        LLVMFuzzerTestOneInput(data, n);
-    for (size_t i = 0; i < size; i++) {
-        uint8_t saved = copy[i];
-        for (size_t r = 0; r < sizeof(replacements); r++, runs++) {
-            copy[i] = replacements[r];
-            LLVMFuzzerTestOneInput(copy, size);
-        }
-        copy[i] = saved;
-    }
-    return runs;
+    return fuzz_run_mutants(LLVMFuzzerTestOneInput, data, size, replacements, sizeof(replacements));
 }
 
 int main(void)

@@ -98,6 +98,14 @@ void rpc_call_set_status(struct rpc_call *call, enum grpc_code code, const char 
 /* Runs a server call's handler on the current thread; used by the transports' dispatch. */
 void rpc_call_run_handler(struct rpc_call *call);
 
+/*
+ * gRPC DATA: copies queued outbound messages of `call` as length-prefixed frames into buf (at
+ * most len bytes), resuming inside *current at *current_off. Call with call->mu held; wakes
+ * senders when queue room frees up. Returns the bytes written.
+ */
+size_t rpc_call_fill_grpc_frames(struct rpc_call *call, struct rpc_buffer **current,
+                                 size_t *current_off, uint8_t *buf, size_t len);
+
 /* Percent-encoding of grpc-message. */
 char *rpc_percent_encode(const char *s);
 char *rpc_percent_decode(const char *s);

@@ -121,40 +121,7 @@ static ssize_t read_request_data(nghttp2_session *session, int32_t stream_id, ui
     struct rpc_call *call = s->call;
     size_t written = 0;
     pthread_mutex_lock(&call->mu);
-    while (written < length) {
-        if (!s->current) {
-            s->current = rpc_buffer_queue_pop(&call->out);
-            s->current_off = 0;
-            if (!s->current)
-                break;
-            pthread_cond_broadcast(&call->cond);
-        }
-        size_t total = s->current->len + GRPC_PREFIX_LEN;
-        while (written < length && s->current_off < total) {
-            size_t take;
-            if (s->current_off < GRPC_PREFIX_LEN) {
-                uint8_t prefix[GRPC_PREFIX_LEN];
-                grpc_prefix_write(prefix, s->current->len);
-                take = GRPC_PREFIX_LEN - s->current_off;
-                if (take > length - written)
-                    take = length - written;
-                memcpy(buf + written, prefix + s->current_off, take);
-            } else {
-                size_t off = s->current_off - GRPC_PREFIX_LEN;
-                take = s->current->len - off;
-                if (take > length - written)
-                    take = length - written;
-                memcpy(buf + written, s->current->data + off, take);
-            }
-            written += take;
-            s->current_off += take;
-        }
-        if (s->current_off == total) {
-            free(s->current->data);
-            free(s->current);
-            s->current = NULL;
-        }
-    }
+    written = rpc_call_fill_grpc_frames(call, &s->current, &s->current_off, buf, length);
     bool done = call->out_closed && !s->current && !call->out.head;
     if (done) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;

@@ -1,6 +1,7 @@
 /* gRPC message framing and grpc-timeout values. */
 #include "lib/rpc/grpc_framing.h"
 #include "lib/base/alloc.h"
+#include "lib/rpc/call_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -134,4 +135,44 @@ void grpc_timeout_format(long long ns, char out[32])
         }
     }
     snprintf(out, 32, "99999999H");
+}
+
+size_t rpc_call_fill_grpc_frames(struct rpc_call *call, struct rpc_buffer **current,
+                                 size_t *current_off, uint8_t *buf, size_t len)
+{
+    size_t written = 0;
+    while (written < len) {
+        if (!*current) {
+            *current = rpc_buffer_queue_pop(&call->out);
+            *current_off = 0;
+            if (!*current)
+                break;
+            pthread_cond_broadcast(&call->cond); /* room for blocked senders */
+        }
+        struct rpc_buffer *b = *current;
+        size_t total = b->len + GRPC_PREFIX_LEN;
+        while (written < len && *current_off < total) {
+            uint8_t prefix[GRPC_PREFIX_LEN];
+            const uint8_t *src;
+            size_t avail;
+            if (*current_off < GRPC_PREFIX_LEN) {
+                grpc_prefix_write(prefix, b->len);
+                src = prefix + *current_off;
+                avail = GRPC_PREFIX_LEN - *current_off;
+            } else {
+                src = b->data + (*current_off - GRPC_PREFIX_LEN);
+                avail = total - *current_off;
+            }
+            size_t take = avail < len - written ? avail : len - written;
+            memcpy(buf + written, src, take);
+            written += take;
+            *current_off += take;
+        }
+        if (*current_off == total) {
+            free(b->data);
+            free(b);
+            *current = NULL;
+        }
+    }
+    return written;
 }

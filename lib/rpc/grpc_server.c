@@ -149,41 +149,7 @@ static ssize_t read_response_data(nghttp2_session *session, int32_t stream_id, u
     struct rpc_call *call = s->call;
     size_t written = 0;
     pthread_mutex_lock(&call->mu);
-    while (written < length) {
-        if (!s->current) {
-            s->current = rpc_buffer_queue_pop(&call->out);
-            s->current_off = 0;
-            if (!s->current)
-                break;
-            pthread_cond_broadcast(&call->cond); /* room for blocked senders */
-        }
-        size_t total = s->current->len + GRPC_PREFIX_LEN;
-        while (written < length && s->current_off < total) {
-            if (s->current_off < GRPC_PREFIX_LEN) {
-                uint8_t prefix[GRPC_PREFIX_LEN];
-                grpc_prefix_write(prefix, s->current->len);
-                size_t take = GRPC_PREFIX_LEN - s->current_off;
-                if (take > length - written)
-                    take = length - written;
-                memcpy(buf + written, prefix + s->current_off, take);
-                written += take;
-                s->current_off += take;
-            } else {
-                size_t off = s->current_off - GRPC_PREFIX_LEN;
-                size_t take = s->current->len - off;
-                if (take > length - written)
-                    take = length - written;
-                memcpy(buf + written, s->current->data + off, take);
-                written += take;
-                s->current_off += take;
-            }
-        }
-        if (s->current_off == total) {
-            free(s->current->data);
-            free(s->current);
-            s->current = NULL;
-        }
-    }
+    written = rpc_call_fill_grpc_frames(call, &s->current, &s->current_off, buf, length);
     bool finished = call->status_set && !s->current && !call->out.head;
     if (finished) {
         /* Trailers must be submitted from here, after the last DATA, or they overtake it. */

@@ -1,6 +1,7 @@
 /* Runs the fuzz target over files or directories (the toml-test corpus by default), with mutants.
  */
 #include "lib/base/alloc.h"
+#include "lib/base/fuzz_mutants.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -21,17 +22,8 @@ static void run_mutants(const uint8_t *data, size_t size)
 {
     static const uint8_t replacements[] = {'"',  '\'', '[',  ']', '{', '}', '.',  '=',  ',',  '#',
                                            '\n', '\r', '\\', ' ', '0', 'e', '\0', 0x7f, 0xc3, 0xff};
-    _cleanup_free_ uint8_t *copy = xmemdup(data, size ? size : 1);
-    for (size_t n = 0; n < size; n++, runs++)
-        LLVMFuzzerTestOneInput(data, n);
-    for (size_t i = 0; i < size; i++) {
-        uint8_t saved = copy[i];
-        for (size_t r = 0; r < sizeof(replacements); r++, runs++) {
-            copy[i] = replacements[r];
-            LLVMFuzzerTestOneInput(copy, size);
-        }
-        copy[i] = saved;
-    }
+    runs +=
+        fuzz_run_mutants(LLVMFuzzerTestOneInput, data, size, replacements, sizeof(replacements));
 }
 
 static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -140,4 +140,8 @@ import_round() { # socket → ms
 b=$(measure import_round "$work/berth/berth.sock")
 c=$(measure import_round "$work/containerd/containerd.sock")
 row "ctr images import --no-unpack (busybox), ms" "$(printf %.1f "$b")" "$(printf %.1f "$c")" lower
+# layer decompression: ISA-L igzip against zlib, in-process (no containerd counterpart)
+speeds=$("$build/core/diff/gunzip-speed" 2>/dev/null || true)
+row "gunzip MiB/s igzip (incl. both digests)" "$(echo "$speeds" | awk '/^igzip:/ {print $2}')" "" higher
+row "gunzip MiB/s zlib (incl. both digests)" "$(echo "$speeds" | awk '/^zlib:/ {print $2}')" "" higher
 echo "(ratio > 1: Berth is better; streaming has no containerd counterpart)"

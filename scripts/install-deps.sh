@@ -7,6 +7,7 @@ build_pkgs=(
   protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
   libnghttp2-dev libuv1-dev liblmdb-dev libssl-dev
   libcmocka-dev libarchive-dev libjson-c-dev zlib1g-dev
+  libisal-dev libzstd-dev
 )
 test_pkgs=(
   bats python3 python3-grpcio python3-protobuf

@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
     {"images", "image", "manage images", cli_images},
     {"info", NULL, "print the server info", cli_info},
     {"leases", NULL, "manage leases", cli_leases},
+    {"snapshots", "snapshot", "manage snapshots", cli_snapshots},
     {"namespaces", "ns", "manage namespaces", cli_namespaces},
     {"plugins", "plugin", "provides information about the daemon's plugins", cli_plugins},
     {"version", NULL, "print the client and server versions", cli_version},

@@ -5,6 +5,8 @@
 #include "core/metadata/db.h"
 #include "core/metadata/gc_scheduler.h"
 #include "core/plugin/plugin.h"
+#include "core/snapshots/local.h"
+#include "core/snapshots/metadata.h"
 #include "services/services.h"
 
 #include <stddef.h>
@@ -13,6 +15,8 @@ static const struct plugin_registration *const builtins[] = {
     &exchange_plugin,        &content_plugin,       &metadata_plugin, &gc_scheduler_plugin, &content_service_store_plugin,
     &version_plugin,         &healthcheck_plugin,   &events_plugin,   &namespaces_plugin,
     &content_service_plugin, &introspection_plugin, &images_plugin,   &leases_plugin,
+    &overlay_snapshotter_plugin, &native_snapshotter_plugin, &snapshots_service_store_plugin,
+    &snapshots_service_plugin,
 };
 
 void daemon_register_builtins(struct plugin_set *set)

@@ -7,6 +7,7 @@
 #include "lib/base/log.h"
 #include "lib/loop/loop.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -134,7 +135,13 @@ struct gc_state {
     struct strset marked; /* "c\0<ns>\0<digest>" flattened as "c|ns|digest" */
     char **queue;         /* content keys marked but not yet followed */
     size_t queue_len, queue_cap;
+    struct strset snapshots; /* "<ns>\x1f<snapshotter>\x1f<key>" */
+    char **snapshot_queue;
+    size_t snapshot_queue_len, snapshot_queue_cap;
 };
+
+static void mark_snapshot(struct gc_state *st, const char *ns, const char *snapshotter,
+                          const char *key);
 
 static char *content_key(const char *ns, const char *digest)
 {
@@ -157,12 +164,96 @@ static void mark_content(struct gc_state *st, const char *ns, const char *digest
 /* containerd.io/gc.ref.content and containerd.io/gc.ref.content.<anything> name content. */
 static void mark_label_refs(struct gc_state *st, const char *ns, const struct labels *labels)
 {
-    size_t n = strlen(GC_LABEL_REF_CONTENT);
+    size_t n = strlen(GC_LABEL_REF_CONTENT), ns_len = strlen(GC_LABEL_REF_SNAPSHOT);
     for (size_t i = 0; i < labels->count; i++) {
         const char *k = labels->items[i].key;
         if (strncmp(k, GC_LABEL_REF_CONTENT, n) == 0 && (k[n] == '\0' || k[n] == '.'))
             mark_content(st, ns, labels->items[i].value, true);
+        /* containerd.io/gc.ref.snapshot.<snapshotter>[/<anything>] = key */
+        if (strncmp(k, GC_LABEL_REF_SNAPSHOT, ns_len) == 0 && k[ns_len]) {
+            const char *slash = strchr(k + ns_len, '/');
+            _cleanup_free_ char *sn =
+                slash ? xstrndup(k + ns_len, (size_t)(slash - k - ns_len)) : xstrdup(k + ns_len);
+            if (sn[0])
+                mark_snapshot(st, ns, sn, labels->items[i].value);
+        }
     }
+}
+
+/* ---- snapshots: "<ns>\0<snapshotter>\0<key>" → backend key, parent, times, labels ---- */
+
+static void mark_snapshot(struct gc_state *st, const char *ns, const char *snapshotter,
+                          const char *key)
+{
+    char *id = xasprintf("%s\x1f%s\x1f%s", ns, snapshotter, key);
+    if (!strset_add(&st->snapshots, id))
+        return;
+    st->snapshot_queue = xreallocarray_grow(st->snapshot_queue, &st->snapshot_queue_cap,
+                                            st->snapshot_queue_len + 1, sizeof(char *));
+    st->snapshot_queue[st->snapshot_queue_len++] = xstrdup(id);
+}
+
+/* Decodes a snapshot record's parent and labels (the layout core/snapshots/metadata.h names). */
+static bool snapshot_record_refs(const MDB_val *v, char **ret_parent, struct labels *ret_labels)
+{
+    struct record_reader r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, false};
+    free(record_get_string(&r));
+    char *parent = record_get_string(&r);
+    record_get_u64(&r);
+    record_get_u64(&r);
+    record_get_labels(&r, ret_labels);
+    if (r.failed) {
+        free(parent);
+        labels_clear(ret_labels);
+        return false;
+    }
+    *ret_parent = parent;
+    return true;
+}
+
+/* A marked snapshot keeps its parent and what its labels reference. */
+static void follow_snapshots(struct gc_state *st)
+{
+    while (st->snapshot_queue_len) {
+        char *id = st->snapshot_queue[--st->snapshot_queue_len];
+        char *sep1 = strchr(id, '\x1f');
+        char *sep2 = strchr(sep1 + 1, '\x1f');
+        *sep1 = *sep2 = '\0';
+        size_t a = strlen(id), b = strlen(sep1 + 1), c = strlen(sep2 + 1);
+        char *k = xmalloc(a + b + c + 3);
+        memcpy(k, id, a + 1);
+        memcpy(k + a + 1, sep1 + 1, b + 1);
+        memcpy(k + a + b + 2, sep2 + 1, c);
+        MDB_val mk = {a + b + 2 + c, k}, v;
+        if (mk.mv_size <= (size_t)mdb_env_get_maxkeysize(mdb_txn_env(st->t->txn)) &&
+            mdb_get(st->t->txn, metadata_table(st->t, TABLE_SNAPSHOTS), &mk, &v) == 0) {
+            char *parent = NULL;
+            struct labels labels = {0};
+            if (snapshot_record_refs(&v, &parent, &labels)) {
+                if (parent[0])
+                    mark_snapshot(st, id, sep1 + 1, parent);
+                mark_label_refs(st, id, &labels);
+                labels_clear(&labels);
+                free(parent);
+            }
+        }
+        free(k);
+        free(id);
+    }
+}
+
+/* Splits "<ns>\0<snapshotter>\0<key>". */
+static bool split_snapshot_key(const MDB_val *k, char **ret_ns, char **ret_sn, char **ret_key)
+{
+    const char *p = k->mv_data, *end = p + k->mv_size;
+    const char *a = memchr(p, '\0', k->mv_size);
+    const char *b = a ? memchr(a + 1, '\0', (size_t)(end - a - 1)) : NULL;
+    if (!b)
+        return false;
+    *ret_ns = xstrndup(p, (size_t)(a - p));
+    *ret_sn = xstrndup(a + 1, (size_t)(b - a - 1));
+    *ret_key = xstrndup(b + 1, (size_t)(end - b - 1));
+    return true;
 }
 
 static void follow_queue(struct gc_state *st)
@@ -245,6 +336,47 @@ static int sweep_delete(struct metadata_txn *t, enum metadata_table table, struc
     return r;
 }
 
+/*
+ * Snapshot records: with roots, marks those labelled gc.root; otherwise collects the unmarked
+ * ones' keys for deletion.
+ */
+static void snapshots_pass(struct gc_state *st, bool roots, struct metadata_key **ret_keys,
+                           size_t *ret_n)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(st->t->txn, metadata_table(st->t, TABLE_SNAPSHOTS), &cur))
+        return;
+    size_t cap = 0;
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char *ns, *sn, *key;
+        if (!split_snapshot_key(&k, &ns, &sn, &key))
+            continue;
+        if (roots) {
+            char *parent = NULL;
+            struct labels labels = {0};
+            if (snapshot_record_refs(&v, &parent, &labels)) {
+                if (labels_get(&labels, GC_LABEL_ROOT))
+                    mark_snapshot(st, ns, sn, key);
+                labels_clear(&labels);
+                free(parent);
+            }
+        } else {
+            _cleanup_free_ char *id = xasprintf("%s\x1f%s\x1f%s", ns, sn, key);
+            if (!strset_has(&st->snapshots, id)) {
+                *ret_keys = xreallocarray_grow(*ret_keys, &cap, *ret_n + 1, sizeof(**ret_keys));
+                (*ret_keys)[(*ret_n)++] =
+                    (struct metadata_key){.data = xmemdup(k.mv_data, k.mv_size), .len = k.mv_size};
+            }
+        }
+        free(ns);
+        free(sn);
+        free(key);
+    }
+    mdb_cursor_close(cur);
+}
+
 struct root_args {
     int64_t now;
     struct sweep_list expired;
@@ -299,6 +431,8 @@ static void lease_resources(struct gc_state *st, struct root_args *a, struct str
             mark_content(st, parts[0], id, !flat);
         else if (strcmp(parts[2], "images") == 0)
             strset_add(leased_images, content_key(parts[0], id));
+        else if (strncmp(parts[2], "snapshots/", 10) == 0 && parts[2][10])
+            mark_snapshot(st, parts[0], parts[2] + 10, id); /* followed even when flat */
     }
     mdb_cursor_close(cur);
 }
@@ -358,7 +492,11 @@ static int mark_and_sweep(struct metadata_txn *t, struct gc_stats *stats, struct
     struct image_args images = {.now = leases.now, .leased = &leased_images};
     each_record(&st, TABLE_IMAGES, image_root, &images);
     each_record(&st, TABLE_CONTENT, content_root, NULL);
-    follow_queue(&st);
+    snapshots_pass(&st, true, NULL, NULL);
+    while (st.queue_len || st.snapshot_queue_len) {
+        follow_queue(&st);
+        follow_snapshots(&st);
+    }
 
     struct sweep_list content = {0};
     each_record(&st, TABLE_CONTENT, content_sweep, &content);
@@ -368,6 +506,13 @@ static int mark_and_sweep(struct metadata_txn *t, struct gc_stats *stats, struct
     int r = sweep_delete(t, TABLE_CONTENT, &content, err);
     if (r == 0)
         r = sweep_delete(t, TABLE_IMAGES, &images.expired, err);
+    struct sweep_list snapshots = {0};
+    snapshots_pass(&st, false, &snapshots.keys, &snapshots.n);
+    stats->snapshot_records_removed = snapshots.n;
+    if (r == 0)
+        r = sweep_delete(t, TABLE_SNAPSHOTS, &snapshots, err);
+    else
+        sweep_delete(t, TABLE_SNAPSHOTS, &snapshots, NULL);
     /* expired leases go with their resources */
     for (size_t i = 0; r == 0 && i < leases.expired.n; i++) {
         const struct metadata_key *lk = &leases.expired.keys[i];
@@ -394,6 +539,8 @@ static int mark_and_sweep(struct metadata_txn *t, struct gc_stats *stats, struct
     strset_clear(&leases.flat_leases);
     strset_clear(&leases.live_leases);
     strset_clear(&leased_images);
+    strset_clear(&st.snapshots);
+    free(st.snapshot_queue);
     free(st.queue);
     return r;
 }
@@ -482,6 +629,48 @@ static void collect_references(struct metadata_db *db, struct strset *digests, s
     metadata_txn_abort(&t);
 }
 
+/* ---- other stores' steps ---- */
+
+static struct {
+    struct metadata_db *db;
+    gc_collector_fn fn;
+    void *arg;
+} collectors[8];
+static pthread_mutex_t collectors_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void metadata_gc_add_collector(struct metadata_db *db, gc_collector_fn fn, void *arg)
+{
+    pthread_mutex_lock(&collectors_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(collectors); i++) {
+        if (!collectors[i].fn) {
+            collectors[i].db = db;
+            collectors[i].fn = fn;
+            collectors[i].arg = arg;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&collectors_lock);
+}
+
+void metadata_gc_remove_collector(struct metadata_db *db, gc_collector_fn fn, void *arg)
+{
+    pthread_mutex_lock(&collectors_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(collectors); i++)
+        if (collectors[i].db == db && collectors[i].fn == fn && collectors[i].arg == arg)
+            collectors[i].fn = NULL;
+    pthread_mutex_unlock(&collectors_lock);
+}
+
+/* Runs under collectors_lock so a collector cannot be removed (and freed) while it runs. */
+static void run_collectors(struct metadata_db *db)
+{
+    pthread_mutex_lock(&collectors_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(collectors); i++)
+        if (collectors[i].fn && collectors[i].db == db)
+            collectors[i].fn(collectors[i].arg);
+    pthread_mutex_unlock(&collectors_lock);
+}
+
 int metadata_gc(struct metadata_db *db, struct content_store *store, struct gc_stats *ret,
                 struct berth_error **err)
 {
@@ -495,6 +684,7 @@ int metadata_gc(struct metadata_db *db, struct content_store *store, struct gc_s
         return -1;
     }
     stats.mark_sweep_ns = monotonic_ns() - start;
+    run_collectors(db);
 
     if (store) {
         metadata_db_blob_lock_exclusive(db);

@@ -23,8 +23,17 @@ struct gc_stats {
     size_t images_removed;
     size_t blobs_removed;
     size_t ingests_removed;
+    size_t snapshot_records_removed;
     long long mark_sweep_ns; /* time the metadata write transaction was held */
 };
+
+/*
+ * Another store's last step of a collection, run after the records are swept (the snapshots
+ * layer removes backend snapshots no record names). Returns how many objects it removed.
+ */
+typedef size_t (*gc_collector_fn)(void *arg);
+void metadata_gc_add_collector(struct metadata_db *db, gc_collector_fn fn, void *arg);
+void metadata_gc_remove_collector(struct metadata_db *db, gc_collector_fn fn, void *arg);
 
 int metadata_gc(struct metadata_db *db, struct content_store *store, struct gc_stats *ret,
                 struct berth_error **err);

@@ -1,5 +1,6 @@
-/* berth images ls|tag|rm|label, as ctr's images commands (those that need no content store). */
+/* berth images ls|tag|rm|label|import|export, as ctr's images commands. */
 #include "cmd/berth/cli.h"
+#include "cmd/berth/commands_archive.h"
 #include "cmd/berth/output.h"
 #include "lib/base/alloc.h"
 
@@ -261,6 +262,8 @@ int cli_images(struct cli *cli, int argc, char **argv)
         {"tag", NULL, "tag an image", cmd_tag},
         {"delete", "rm", "remove one or more images by reference", cmd_remove},
         {"label", NULL, "set and clear labels for an image", cmd_label},
+        {"import", NULL, "import images", cli_images_import},
+        {"export", NULL, "export images", cli_images_export},
     };
     return cli_dispatch(cli, "images", sub, ARRAY_SIZE(sub), argc, argv);
 }

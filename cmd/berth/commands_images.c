@@ -1,6 +1,7 @@
 /* berth images ls|tag|rm|label|import|export, as ctr's images commands. */
 #include "cmd/berth/cli.h"
 #include "cmd/berth/commands_archive.h"
+#include "cmd/berth/commands_check.h"
 #include "cmd/berth/output.h"
 #include "lib/base/alloc.h"
 
@@ -264,6 +265,8 @@ int cli_images(struct cli *cli, int argc, char **argv)
         {"label", NULL, "set and clear labels for an image", cmd_label},
         {"import", NULL, "import images", cli_images_import},
         {"export", NULL, "export images", cli_images_export},
+        {"check", NULL, "check existing images to ensure all content is available locally",
+         cli_images_check},
     };
     return cli_dispatch(cli, "images", sub, ARRAY_SIZE(sub), argc, argv);
 }

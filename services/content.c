@@ -21,7 +21,7 @@
 typedef Containerd__Services__Content__V1__Info Info;
 typedef Containerd__Services__Content__V1__Status Status;
 
-enum { LIST_BATCH = 100, READ_CHUNK = 1 << 20 };
+enum { READ_CHUNK = 1 << 20 };
 
 struct content_service {
     struct rpc_service svc;
@@ -108,32 +108,10 @@ static int update(struct rpc_call *call, const ProtobufCMessage *request, void *
     return rc;
 }
 
-/* List streams batches of 100, as containerd does. */
-struct list_state {
-    struct rpc_call *call;
-    struct pb_arena arena;
-    Info *batch[LIST_BATCH];
-    size_t n;
-};
-
-static int flush_batch(struct list_state *st, struct berth_error **err)
-{
-    if (st->n == 0)
-        return 0;
-    Containerd__Services__Content__V1__ListContentResponse resp = INIT(LIST_CONTENT_RESPONSE);
-    resp.info = st->batch;
-    resp.n_info = st->n;
-    int rc = rpc_call_send(st->call, &resp.base, err);
-    pb_arena_free(&st->arena);
-    st->n = 0;
-    return rc;
-}
-
 static int list_one(const struct content_record *r, void *arg, struct berth_error **err)
 {
-    struct list_state *st = arg;
-    st->batch[st->n++] = info_to_pb(&st->arena, r);
-    return st->n == LIST_BATCH ? flush_batch(st, err) : 0;
+    struct pb_batcher *b = arg;
+    return pb_batcher_add(b, info_to_pb(&b->arena, r), err);
 }
 
 static int list(struct rpc_call *call, const ProtobufCMessage *request, void *data,
@@ -148,12 +126,10 @@ static int list(struct rpc_call *call, const ProtobufCMessage *request, void *da
     _cleanup_filter_ struct filter *filter = NULL;
     if (filters_parse_any((const char *const *)req->filters, req->n_filters, &filter, err) < 0)
         return -1;
-    struct list_state st = {.call = call};
-    int rc = metadata_content_walk(s->mc, ns, filter, list_one, &st, err);
-    if (rc == 0)
-        rc = flush_batch(&st, err);
-    pb_arena_free(&st.arena);
-    return rc;
+    struct pb_batcher b = {.call = call, .response_type = &C(list_content_response__descriptor)};
+    int rc = metadata_content_walk(s->mc, ns, filter, list_one, &b, err);
+    int fin = pb_batcher_finish(&b, rc == 0 ? err : NULL);
+    return rc < 0 ? rc : fin;
 }
 
 static int delete_content(struct rpc_call *call, const ProtobufCMessage *request, void *data,

@@ -91,3 +91,37 @@ void **pb_arena_labels(struct pb_arena *a, const struct labels *l,
     *ret_n = n;
     return entries;
 }
+
+static int pb_batcher_flush(struct pb_batcher *b, struct berth_error **err)
+{
+    if (b->n == 0)
+        return 0;
+    const ProtobufCMessageDescriptor *type = b->response_type;
+    _cleanup_free_ char *resp = xcalloc(1, type->sizeof_message);
+    protobuf_c_message_init(type, resp);
+    for (unsigned i = 0; i < type->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &type->fields[i];
+        if (f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            *(size_t *)(resp + f->quantifier_offset) = b->n;
+            *(void ***)(resp + f->offset) = b->items;
+            break;
+        }
+    }
+    int rc = rpc_call_send(b->call, (ProtobufCMessage *)resp, err);
+    pb_arena_free(&b->arena);
+    b->n = 0;
+    return rc;
+}
+
+int pb_batcher_add(struct pb_batcher *b, void *item, struct berth_error **err)
+{
+    b->items[b->n++] = item;
+    return b->n == PB_BATCH_SIZE ? pb_batcher_flush(b, err) : 0;
+}
+
+int pb_batcher_finish(struct pb_batcher *b, struct berth_error **err)
+{
+    int rc = pb_batcher_flush(b, err);
+    pb_arena_free(&b->arena);
+    return rc;
+}

@@ -43,3 +43,20 @@ Google__Protobuf__Timestamp *pb_arena_timespec(struct pb_arena *a, struct timesp
 /* labels → map entries allocated in the arena (strings borrowed). */
 void **pb_arena_labels(struct pb_arena *a, const struct labels *l,
                        const ProtobufCMessageDescriptor *entry_type, size_t *ret_n);
+
+/*
+ * Streams items of a List response in batches, as containerd sends 100 per message. The
+ * response type must have one repeated message field (the items); items live in `arena` until
+ * their batch is sent.
+ */
+enum { PB_BATCH_SIZE = 100 };
+struct pb_batcher {
+    struct rpc_call *call;
+    const ProtobufCMessageDescriptor *response_type;
+    struct pb_arena arena;
+    void *items[PB_BATCH_SIZE];
+    size_t n;
+};
+int pb_batcher_add(struct pb_batcher *b, void *item, struct berth_error **err);
+/* Sends what is pending and releases the arena; call once at the end. */
+int pb_batcher_finish(struct pb_batcher *b, struct berth_error **err);

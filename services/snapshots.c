@@ -16,8 +16,6 @@
 typedef Containerd__Services__Snapshots__V1__Info Info;
 typedef Containerd__Types__Mount Mount;
 
-enum { LIST_BATCH = 100 };
-
 struct snapshots_service {
     struct rpc_service svc;
     struct snapshots_metadata *ms;
@@ -227,31 +225,10 @@ static int update(struct rpc_call *call, const ProtobufCMessage *request, void *
     return rc;
 }
 
-struct list_state {
-    struct rpc_call *call;
-    struct pb_arena arena;
-    Info *batch[LIST_BATCH];
-    size_t n;
-};
-
-static int flush_batch(struct list_state *st, struct berth_error **err)
-{
-    if (st->n == 0)
-        return 0;
-    Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp = INIT(LIST_SNAPSHOTS_RESPONSE);
-    resp.info = st->batch;
-    resp.n_info = st->n;
-    int rc = rpc_call_send(st->call, &resp.base, err);
-    pb_arena_free(&st->arena);
-    st->n = 0;
-    return rc;
-}
-
 static int list_one(const struct snapshot_info *info, void *arg, struct berth_error **err)
 {
-    struct list_state *st = arg;
-    st->batch[st->n++] = info_to_pb(&st->arena, info);
-    return st->n == LIST_BATCH ? flush_batch(st, err) : 0;
+    struct pb_batcher *b = arg;
+    return pb_batcher_add(b, info_to_pb(&b->arena, info), err);
 }
 
 static int list(struct rpc_call *call, const ProtobufCMessage *request, void *data,
@@ -265,12 +242,12 @@ static int list(struct rpc_call *call, const ProtobufCMessage *request, void *da
     _cleanup_filter_ struct filter *filter = NULL;
     if (filters_parse_any((const char *const *)req->filters, req->n_filters, &filter, err) < 0)
         return -1;
-    struct list_state st = {.call = call};
-    int rc = snapshots_metadata_walk(s->ms, req->snapshotter, ns, filter, list_one, &st, err);
-    if (rc == 0)
-        rc = flush_batch(&st, err);
-    pb_arena_free(&st.arena);
-    return rc;
+    struct pb_batcher b = {
+        .call = call,
+        .response_type = &containerd__services__snapshots__v1__list_snapshots_response__descriptor};
+    int rc = snapshots_metadata_walk(s->ms, req->snapshotter, ns, filter, list_one, &b, err);
+    int fin = pb_batcher_finish(&b, rc == 0 ? err : NULL);
+    return rc < 0 ? rc : fin;
 }
 
 static int usage(struct rpc_call *call, const ProtobufCMessage *request, void *data,

@@ -41,5 +41,8 @@ extern const struct plugin_registration images_plugin;
 extern const struct plugin_registration leases_plugin;
 extern const struct plugin_registration content_service_plugin;
 extern const struct plugin_registration snapshots_service_plugin;
+extern const struct plugin_registration diff_service_plugin;
+/* io.containerd.differ.v1 "walking" (Apply onto mounts; served by the diff service) */
+extern const struct plugin_registration walking_differ_plugin;
 /* io.containerd.event.v1.exchange (registered here: it is the bus the events service serves) */
 extern const struct plugin_registration exchange_plugin;

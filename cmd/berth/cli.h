@@ -50,5 +50,6 @@ int cli_info(struct cli *cli, int argc, char **argv);
 int cli_events(struct cli *cli, int argc, char **argv);
 int cli_content(struct cli *cli, int argc, char **argv);
 int cli_images(struct cli *cli, int argc, char **argv);
+int cli_containers(struct cli *cli, int argc, char **argv);
 int cli_leases(struct cli *cli, int argc, char **argv);
 int cli_snapshots(struct cli *cli, int argc, char **argv);

@@ -15,6 +15,7 @@
 #define DEFAULT_NAMESPACE "default"
 
 static const struct cli_command commands[] = {
+    {"containers", "container", "manage containers", cli_containers},
     {"content", NULL, "manage content", cli_content},
     {"deprecations", NULL, "print warnings for deprecations", cli_deprecations},
     {"events", "event", "display the daemon's events", cli_events},

@@ -1,5 +1,6 @@
 /* Mark-and-sweep garbage collection over the metadata records and the local content store. */
 #include "core/metadata/gc.h"
+#include "core/metadata/containers.h"
 #include "core/metadata/content.h"
 #include "core/metadata/images.h"
 #include "core/metadata/labels.h"
@@ -463,6 +464,21 @@ static void image_root(struct gc_state *st, const char *ns, const char *name, co
     image_clear(&img);
 }
 
+/* A container keeps its rootfs snapshot and what its labels reference (it never expires). */
+static void container_root(struct gc_state *st, const char *ns, const char *id, const MDB_val *v,
+                           void *arg)
+{
+    (void)id;
+    (void)arg;
+    struct container c = {0};
+    if (container_record_decode(v->mv_data, v->mv_size, &c) < 0)
+        return;
+    if (c.snapshotter[0] && c.snapshot_key[0])
+        mark_snapshot(st, ns, c.snapshotter, c.snapshot_key);
+    mark_label_refs(st, ns, &c.labels);
+    container_clear(&c);
+}
+
 static void content_root(struct gc_state *st, const char *ns, const char *digest, const MDB_val *v,
                          void *arg)
 {
@@ -491,6 +507,7 @@ static int mark_and_sweep(struct metadata_txn *t, struct gc_stats *stats, struct
     lease_resources(&st, &leases, &leased_images);
     struct image_args images = {.now = leases.now, .leased = &leased_images};
     each_record(&st, TABLE_IMAGES, image_root, &images);
+    each_record(&st, TABLE_CONTAINERS, container_root, NULL);
     each_record(&st, TABLE_CONTENT, content_root, NULL);
     snapshots_pass(&st, true, NULL, NULL);
     while (st.queue_len || st.snapshot_queue_len) {

@@ -1,12 +1,14 @@
 /* containerd.services.diff.v1.Diff (Apply) over the walking differ: layers from content to mounts.
  */
 #include "core/content/content.h"
+#include "core/diff/compare.h"
 #include "core/diff/diff.h"
 #include "core/diff/layer_reader.h"
 #include "core/diff/mounts.h"
 #include "core/metadata/content.h"
 #include "core/plugin/plugin.h"
 #include "lib/base/alloc.h"
+#include "lib/base/fs.h"
 #include "lib/base/log.h"
 #include "services/convert.h"
 #include "services/services.h"
@@ -14,6 +16,9 @@
 #include "containerd/services/diff/v1/diff.pb-c.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -164,14 +169,213 @@ static int apply(struct rpc_call *call, const ProtobufCMessage *request, void *d
     return rpc_call_send(call, &resp.base, err);
 }
 
+/* Mounts on a fresh directory under tmp_parent (WithTempMount); *ret_root on success. */
+static int temp_mount(const char *tmp_parent, const struct diff_mount *mounts, size_t n,
+                      char **ret_root, struct berth_error **err)
+{
+    if (fs_mkdir_p(tmp_parent, 0700, err) < 0)
+        return err_wrap(err, "failed to create temp dir");
+    _cleanup_free_ char *root = NULL;
+    if (asprintf(&root, "%s/containerd-mountXXXXXX", tmp_parent) < 0)
+        abort();
+    if (!mkdtemp(root))
+        return err_make(err, err_kind_from_errno(errno), errno, "failed to create temp dir");
+    if (diff_mounts_mount(mounts, n, root, err) < 0) {
+        err_wrap(err, "failed to mount %s", root);
+        struct berth_error *unmount_err = NULL;
+        if (diff_mounts_unmount(mounts, n, root, &unmount_err) == 0)
+            rmdir(root);
+        err_free(unmount_err);
+        return -1;
+    }
+    *ret_root = steal_ptr(root);
+    return 0;
+}
+
+/* Unmounts and removes root; keeps the directory when unmounting fails (data behind it). */
+static int temp_unmount(const struct diff_mount *mounts, size_t n, char *root, int rc,
+                        struct berth_error **err)
+{
+    if (!root)
+        return rc;
+    struct berth_error *unmount_err = NULL;
+    if (diff_mounts_unmount(mounts, n, root, &unmount_err) < 0) {
+        if (rc == 0) {
+            *err = unmount_err;
+            rc = err_wrap(err, "failed to unmount %s", root);
+        } else {
+            err_free(unmount_err);
+        }
+    } else {
+        rmdir(root);
+    }
+    free(root);
+    return rc;
+}
+
+struct diff_sink {
+    struct metadata_content_writer *w;
+    int64_t offset;
+};
+
+static int diff_sink_write(void *opaque, const void *data, size_t len, struct berth_error **err)
+{
+    struct diff_sink *sink = opaque;
+    if (metadata_content_writer_write_at(sink->w, sink->offset, data, len, err) < 0)
+        return -1;
+    sink->offset += (int64_t)len;
+    return 0;
+}
+
+static struct diff_mount *mounts_from(Containerd__Types__Mount **in, size_t n, bool readonly)
+{
+    struct diff_mount *mounts = xcalloc(n ? n : 1, sizeof(*mounts));
+    for (size_t i = 0; i < n; i++) {
+        const Containerd__Types__Mount *m = in[i];
+        const char **options = xcalloc(m->n_options + 2, sizeof(*options));
+        for (size_t j = 0; j < m->n_options; j++)
+            options[j] = m->options[j];
+        size_t n_options = m->n_options;
+        if (readonly)
+            options[n_options++] = "ro";
+        mounts[i] = (struct diff_mount){
+            .type = m->type,
+            .source = m->source,
+            .target = m->target,
+            .options = options,
+            .n_options = n_options,
+        };
+    }
+    return mounts;
+}
+
+static void mounts_free(struct diff_mount *mounts, size_t n)
+{
+    for (size_t i = 0; mounts && i < n; i++)
+        free((void *)mounts[i].options);
+    free(mounts);
+}
+
+/* The walking differ's Compare: lower and upper mounted, the diff written into content. */
+static int walking_compare(struct walking_differ *d, const char *ns, const char *lease,
+                           const Containerd__Services__Diff__V1__DiffRequest *req,
+                           Containerd__Types__Descriptor *desc, char ret_digest[DIGEST_STRING_SIZE],
+                           struct berth_error **err)
+{
+    struct compare_options opts = {0};
+    if (diff_compare_media_type(req->media_type, &opts.gzip, err) < 0)
+        return -1;
+    if (req->source_date_epoch) {
+        opts.has_source_date_epoch = true;
+        opts.source_date_epoch = req->source_date_epoch->seconds;
+    }
+    struct labels labels = {0};
+    for (size_t i = 0; i < req->n_labels; i++)
+        labels_set(&labels, req->labels[i]->key, req->labels[i]->value);
+    _cleanup_free_ char *ref = NULL;
+    if (req->ref && *req->ref) {
+        ref = xstrdup(req->ref);
+    } else {
+        unsigned char rnd[16];
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
+        if (fd >= 0)
+            close(fd);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        char hex[33];
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+        if (asprintf(&ref, "%lld-%s", (long long)now.tv_nsec, hex) < 0)
+            abort();
+    }
+    struct diff_mount *lower_mounts = mounts_from(req->left, req->n_left, false);
+    struct diff_mount *upper_mounts = mounts_from(req->right, req->n_right, true);
+    char *lower_root = NULL, *upper_root = NULL;
+    struct diff_sink sink = {0};
+    struct compare_result result;
+    int rc = temp_mount(d->tmp_mounts, lower_mounts, req->n_left, &lower_root, err);
+    if (rc == 0)
+        rc = temp_mount(d->tmp_mounts, upper_mounts, req->n_right, &upper_root, err);
+    if (rc == 0) {
+        rc = metadata_content_writer_open(d->mc, ns, ref, 0, NULL, lease, &sink.w, err);
+        if (rc < 0)
+            err_wrap(err, "failed to open writer");
+    }
+    if (rc == 0) {
+        rc = diff_compare(lower_root, upper_root, &opts, diff_sink_write, &sink, &result, err);
+        if (rc < 0)
+            err_wrap(err, opts.gzip ? "failed to write compressed diff" : "failed to write diff");
+    }
+    if (rc == 0) {
+        if (opts.gzip)
+            labels_set(&labels, "containerd.io/uncompressed", result.uncompressed_digest);
+        struct berth_error *commit_err = NULL;
+        if (metadata_content_writer_commit(sink.w, result.size, result.digest, &labels,
+                                           &commit_err) < 0) {
+            if (commit_err->kind != ERR_ALREADY_EXISTS) {
+                *err = commit_err;
+                rc = err_wrap(err, "failed to commit");
+            } else {
+                err_free(commit_err);
+                metadata_content_abort(d->mc, ns, ref, NULL);
+            }
+        }
+    }
+    if (rc == 0 && opts.gzip) {
+        /* A blob that existed already may lack the label (containerd sets it then). */
+        struct content_record info = {0};
+        rc = metadata_content_info(d->mc, ns, result.digest, &info, err);
+        if (rc == 0 && !labels_get(&info.labels, "containerd.io/uncompressed")) {
+            struct labels one = {0};
+            labels_set(&one, "containerd.io/uncompressed", result.uncompressed_digest);
+            const char *path = "labels.containerd.io/uncompressed";
+            rc = metadata_content_update(d->mc, ns, result.digest, &one, &path, 1, NULL, err);
+            labels_clear(&one);
+            if (rc < 0)
+                err_wrap(err, "error setting uncompressed label");
+        }
+        content_record_clear(&info);
+    }
+    if (rc < 0 && sink.w && !(req->ref && *req->ref)) {
+        metadata_content_writer_close(sink.w);
+        sink.w = NULL;
+        metadata_content_abort(d->mc, ns, ref, NULL);
+    }
+    metadata_content_writer_close(sink.w);
+    rc = temp_unmount(upper_mounts, req->n_right, upper_root, rc, err);
+    rc = temp_unmount(lower_mounts, req->n_left, lower_root, rc, err);
+    mounts_free(lower_mounts, req->n_left);
+    mounts_free(upper_mounts, req->n_right);
+    labels_clear(&labels);
+    if (rc == 0) {
+        desc->media_type = (char *)(opts.gzip ? DIFF_MEDIA_TYPE_LAYER_GZIP : DIFF_MEDIA_TYPE_LAYER);
+        memcpy(ret_digest, result.digest, DIGEST_STRING_SIZE);
+        desc->digest = ret_digest;
+        desc->size = result.size;
+    }
+    return rc;
+}
+
 static int diff(struct rpc_call *call, const ProtobufCMessage *request, void *data,
                 struct berth_error **err)
 {
-    (void)call;
-    (void)request;
-    (void)data;
-    return err_make_raw(err, ERR_NOT_IMPLEMENTED,
-                        "creating a layer diff is not supported yet: not implemented");
+    struct diff_service *s = data;
+    const Containerd__Services__Diff__V1__DiffRequest *req =
+        (const Containerd__Services__Diff__V1__DiffRequest *)request;
+    const char *ns = service_namespace(call, err);
+    if (!ns)
+        return -1;
+    Containerd__Types__Descriptor desc = CONTAINERD__TYPES__DESCRIPTOR__INIT;
+    char digest[DIGEST_STRING_SIZE];
+    if (walking_compare(s->differ, ns, rpc_call_metadata(call, "containerd-lease"), req, &desc,
+                        digest, err) < 0)
+        return -1;
+    Containerd__Services__Diff__V1__DiffResponse resp =
+        CONTAINERD__SERVICES__DIFF__V1__DIFF_RESPONSE__INIT;
+    resp.diff = &desc;
+    return rpc_call_send(call, &resp.base, err);
 }
 
 static const struct rpc_method methods[] = {

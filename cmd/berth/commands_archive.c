@@ -2,6 +2,7 @@
 #include "cmd/berth/archive_remote.h"
 #include "cmd/berth/cli.h"
 #include "cmd/berth/commands_archive.h"
+#include "cmd/berth/unpack.h"
 #include "lib/base/alloc.h"
 
 #include <errno.h>
@@ -155,8 +156,8 @@ static void import_usage(void)
            "discarded\n"
            "   --all-platforms           Imports content for all platforms, false by default\n"
            "   --platform value          Imports content for specific platform\n"
-           "   --no-unpack               Skip unpacking the images (required: Berth cannot "
-           "unpack yet)\n"
+           "   --no-unpack               Skip unpacking the images, cannot be used with "
+           "--discard-unpacked-layers, false by default\n"
            "   --local                   Run import locally rather than through transfer API\n"
            "   --compress-blobs          Compress uncompressed blobs when creating manifest "
            "(Docker format only)\n"
@@ -167,7 +168,7 @@ static void import_usage(void)
 }
 
 struct import_flags {
-    const char *base_name, *index_name;
+    const char *base_name, *index_name, *snapshotter;
     bool digests, skip_digest_for_named, all_platforms, no_unpack, local, compress_blobs;
     bool discard_unpacked_layers;
     const char **platforms;
@@ -243,7 +244,8 @@ static int parse_import_flags(int argc, char **argv, struct import_flags *f)
         case OPT_DISCARD:
             f->discard_unpacked_layers = parse_bool_flag(name, optarg);
             break;
-        case OPT_SNAPSHOTTER: /* only unpacking would use it */
+        case OPT_SNAPSHOTTER:
+            f->snapshotter = optarg;
             break;
         case OPT_LABEL:
             add_value(&f->labels, &f->n_labels, optarg, "label");
@@ -274,6 +276,50 @@ static struct archive_kv *label_args(const char *const *args, size_t n, size_t *
     return kv;
 }
 
+/*
+ * Unpacks each imported image under the import's lease: the given platforms in order, else this
+ * host (platforms.DefaultStrict). An image without a matching manifest is only fetched, as the
+ * unpacker leaves it. --local prints client.Import's "unpacking" lines as ctr does.
+ */
+static int unpack_imported(struct cli *cli, const struct import_flags *f,
+                           const struct archive_platform *platforms, size_t n_platforms,
+                           const char *lease, const struct import_result *result,
+                           struct berth_error **err)
+{
+    const char *snapshotter = unpack_snapshotter_name(f->snapshotter);
+    struct archive_platform host = {0};
+    struct platform_matcher matcher = {0};
+    if (n_platforms > 0) {
+        platform_matcher_ordered(&matcher, platforms, n_platforms);
+    } else {
+        archive_platform_default(&host);
+        platform_matcher_only_strict(&matcher, &host);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < result->n_images && rc == 0; i++) {
+        const struct archive_image *img = &result->images[i];
+        if (f->local) {
+            printf("unpacking %s (%s)...", img->name, img->target.digest);
+            fflush(stdout);
+        }
+        struct berth_error *local = NULL;
+        rc = unpack_image(cli, snapshotter, lease, &img->target, &matcher, NULL, &local);
+        if (rc < 0 && local->kind == ERR_NOT_FOUND && !f->local &&
+            strncmp(local->message, "no match for platform", 21) == 0) {
+            err_free(local); /* the transfer service's unpacker only fetches such images */
+            rc = 0;
+            continue;
+        }
+        if (rc < 0)
+            *err = local;
+        else if (f->local)
+            printf("done\n");
+    }
+    platform_matcher_clear(&matcher);
+    archive_platform_clear(&host);
+    return rc;
+}
+
 int cli_images_import(struct cli *cli, int argc, char **argv)
 {
     struct import_flags f = {0};
@@ -288,9 +334,6 @@ int cli_images_import(struct cli *cli, int argc, char **argv)
         cli_fail("--skip-digest-for-named must be specified with --digests option");
     if (f.local && f.discard_unpacked_layers && f.no_unpack)
         cli_fail("--discard-unpacked-layers and --no-unpack are incompatible options");
-    /* unpacking needs snapshotters and the diff service, which Berth does not have yet */
-    if (!f.no_unpack)
-        cli_fail("unpack is not implemented yet; use --no-unpack");
     if (!in || !*in)
         cli_fail("please provide an archive to import (a file, or - for standard input)");
 
@@ -354,6 +397,8 @@ int cli_images_import(struct cli *cli, int argc, char **argv)
     struct import_result result = {0};
     int rc = archive_import_fd(fd, &options, &sink, &result, &err);
     archive_remote_free(remote);
+    if (rc == 0 && !f.no_unpack)
+        rc = unpack_imported(cli, &f, platforms, n_platforms, lease, &result, &err);
     /*
      * After a failure, unlike ctr, wait for the collection: blobs committed before the failure
      * and held only by the lease are then gone when the command returns.

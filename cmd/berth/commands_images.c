@@ -3,6 +3,7 @@
 #include "cmd/berth/commands_archive.h"
 #include "cmd/berth/commands_check.h"
 #include "cmd/berth/output.h"
+#include "cmd/berth/unpack.h"
 #include "lib/base/alloc.h"
 
 #include "containerd/services/images/v1/images.pb-c.h"
@@ -267,6 +268,8 @@ int cli_images(struct cli *cli, int argc, char **argv)
         {"export", NULL, "export images", cli_images_export},
         {"check", NULL, "check existing images to ensure all content is available locally",
          cli_images_check},
+        {"mount", NULL, "mount an image to a target path", cli_images_mount},
+        {"unmount", NULL, "unmount the image from the target", cli_images_unmount},
     };
     return cli_dispatch(cli, "images", sub, ARRAY_SIZE(sub), argc, argv);
 }

@@ -396,10 +396,11 @@ static int copy_file(struct change_writer *cw, const char *full, int64_t size,
     _cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return err_make(err, ERR_UNKNOWN, errno, "failed to open path: %s", full);
-    static __thread unsigned char buf[128 * 1024];
+    enum { COPY_BUFFER = 128 * 1024 };
+    _cleanup_free_ unsigned char *buf = xmalloc(COPY_BUFFER);
     int64_t left = size;
     while (left > 0) {
-        size_t want = left < (int64_t)sizeof(buf) ? (size_t)left : sizeof(buf);
+        size_t want = left < (int64_t)COPY_BUFFER ? (size_t)left : COPY_BUFFER;
         ssize_t r = read(fd, buf, want);
         if (r < 0 && errno == EINTR)
             continue;

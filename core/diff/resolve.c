@@ -166,8 +166,9 @@ int diff_remove_all_at(int dir_fd, const char *name)
 
 int diff_copy_xattrs(int from_fd, int to_fd)
 {
-    char list[64 * 1024];
-    ssize_t n = flistxattr(from_fd, list, sizeof(list));
+    /* on the heap: worker threads have small stacks */
+    _cleanup_free_ char *list = xmalloc(64 * 1024);
+    ssize_t n = flistxattr(from_fd, list, 64 * 1024);
     if (n < 0)
         return (errno == ENOTSUP || errno == ENODATA) ? 0 : -1;
     _cleanup_free_ char *value = xmalloc(64 * 1024);

@@ -190,13 +190,16 @@ static const char *link_find(const struct link_map *m, const struct stat *st)
     return NULL;
 }
 
+enum { XATTR_BUFFER = 64 * 1024 };
+
+/* Heap buffers: this runs on worker threads, whose stacks are small. */
 static void copy_xattrs(const char *src, const char *dst)
 {
-    char names[65536];
-    ssize_t n = llistxattr(src, names, sizeof(names));
+    _cleanup_free_ char *names = xmalloc(XATTR_BUFFER);
+    _cleanup_free_ char *value = xmalloc(XATTR_BUFFER);
+    ssize_t n = llistxattr(src, names, XATTR_BUFFER);
     for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
-        char value[65536];
-        ssize_t vn = lgetxattr(src, names + off, value, sizeof(value));
+        ssize_t vn = lgetxattr(src, names + off, value, XATTR_BUFFER);
         if (vn >= 0)
             lsetxattr(dst, names + off, value, (size_t)vn, 0);
     }

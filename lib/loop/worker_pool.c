@@ -67,8 +67,11 @@ static void start_worker(struct worker_pool *pool)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* Handlers are shallow; a small stack keeps hundreds of streams cheap. */
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    /*
+     * 1 MiB of address space per thread; only touched pages cost memory, so hundreds of idle
+     * streams stay cheap while deep handlers (tree copies, sanitizer builds) have room.
+     */
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
     if (pthread_create(&t, &attr, worker_main, pool) == 0)
         pool->threads++;
     else

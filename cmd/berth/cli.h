@@ -53,3 +53,5 @@ int cli_images(struct cli *cli, int argc, char **argv);
 int cli_containers(struct cli *cli, int argc, char **argv);
 int cli_leases(struct cli *cli, int argc, char **argv);
 int cli_snapshots(struct cli *cli, int argc, char **argv);
+/* `berth snapshots diff`, with the group's snapshotter */
+int cli_snapshots_diff(struct cli *cli, const char *snapshotter, int argc, char **argv);

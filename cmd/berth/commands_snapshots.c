@@ -368,6 +368,12 @@ static int cmd_remove(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* the default second snapshot is the first one's parent, as ctr's */
+static int cmd_diff(struct cli *cli, int argc, char **argv)
+{
+    return cli_snapshots_diff(cli, sn(), argc, argv);
+}
+
 static int cmd_label(struct cli *cli, int argc, char **argv)
 {
     if (argc < 2)
@@ -428,6 +434,7 @@ int cli_snapshots(struct cli *cli, int argc, char **argv)
         {"commit", NULL, "commit an active snapshot into the provided name", cmd_commit},
         {"delete", "rm", "remove snapshots", cmd_remove},
         {"label", NULL, "add labels to content", cmd_label},
+        {"diff", NULL, "get the diff of two snapshots", cmd_diff},
     };
     /* the group's own flag comes before the subcommand */
     int i = 1;

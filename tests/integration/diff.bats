@@ -50,3 +50,15 @@ teardown_file() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"unsupported diff media type"* ]]
 }
+
+@test "berth snapshots diff writes the same layer as ctr snapshots diff" {
+  ctr snapshots diff work >"$BERTH_DIR/ctr.tgz"
+  berth snapshots diff work >"$BERTH_DIR/berth.tgz"
+  cmp "$BERTH_DIR/ctr.tgz" "$BERTH_DIR/berth.tgz"
+  # explicit lower snapshot: the committed parent
+  top=$(ctr snapshots ls | awk '/Committed/ {print $1; exit}')
+  berth snapshots diff work "$top" >"$BERTH_DIR/berth2.tgz"
+  cmp "$BERTH_DIR/ctr.tgz" "$BERTH_DIR/berth2.tgz"
+  # its temporary views are gone
+  [ "$(ctr snapshots ls | grep -c view)" -eq 0 ]
+}

@@ -140,6 +140,23 @@ import_round() { # socket → ms
 b=$(measure import_round "$work/berth/berth.sock")
 c=$(measure import_round "$work/containerd/containerd.sock")
 row "ctr images import --no-unpack (busybox), ms" "$(printf %.1f "$b")" "$(printf %.1f "$c")" lower
+# import + unpack of a ~300 MiB 3-layer gzip image (ctr, client-side unpack through Diff/Apply)
+/usr/bin/python3 bench/make_big_image.py "$work/big.tar"
+unpack_round() { # socket → seconds
+  local start end
+  start=$(date +%s%N)
+  ctr -a "$1" -n unpack images import "$work/big.tar" >/dev/null
+  end=$(date +%s%N)
+  ctr -a "$1" -n unpack images rm --sync bench.example/big:latest >/dev/null
+  for s in $(ctr -a "$1" -n unpack snapshots ls | awk 'NR > 1 {print $1}' | tac); do
+    ctr -a "$1" -n unpack snapshots rm "$s" >/dev/null 2>&1 || true
+  done
+  echo "($end - $start) / 1000000000" | bc -l
+}
+b=$(measure unpack_round "$work/berth/berth.sock")
+c=$(measure unpack_round "$work/containerd/containerd.sock")
+row "import+unpack 3x100 MiB gzip layers, s" "$(printf %.2f "$b")" "$(printf %.2f "$c")" lower
+
 # layer decompression: ISA-L igzip against zlib, in-process (no containerd counterpart)
 speeds=$("$build/core/diff/gunzip-speed" 2>/dev/null || true)
 row "gunzip MiB/s igzip (incl. both digests)" "$(echo "$speeds" | awk '/^igzip:/ {print $2}')" "" higher

@@ -12,11 +12,26 @@
 #include <stddef.h>
 
 static const struct plugin_registration *const builtins[] = {
-    &exchange_plugin,        &content_plugin,       &metadata_plugin, &gc_scheduler_plugin, &content_service_store_plugin,
-    &version_plugin,         &healthcheck_plugin,   &events_plugin,   &namespaces_plugin,
-    &content_service_plugin, &introspection_plugin, &images_plugin, &containers_plugin,   &leases_plugin,
-    &overlay_snapshotter_plugin, &native_snapshotter_plugin, &snapshots_service_store_plugin,
-    &snapshots_service_plugin, &walking_differ_plugin, &diff_service_plugin,
+    &exchange_plugin,
+    &content_plugin,
+    &metadata_plugin,
+    &gc_scheduler_plugin,
+    &content_service_store_plugin,
+    &version_plugin,
+    &healthcheck_plugin,
+    &events_plugin,
+    &namespaces_plugin,
+    &content_service_plugin,
+    &introspection_plugin,
+    &images_plugin,
+    &containers_plugin,
+    &leases_plugin,
+    &overlay_snapshotter_plugin,
+    &native_snapshotter_plugin,
+    &snapshots_service_store_plugin,
+    &snapshots_service_plugin,
+    &walking_differ_plugin,
+    &diff_service_plugin,
 };
 
 void daemon_register_builtins(struct plugin_set *set)

@@ -10,10 +10,14 @@
 #include <sys/stat.h>
 
 static const char *const table_names[TABLE_COUNT] = {
-    [TABLE_META] = "meta",           [TABLE_NAMESPACES] = "namespaces",
-    [TABLE_IMAGES] = "images",       [TABLE_CONTAINERS] = "containers",
-    [TABLE_CONTENT] = "content",     [TABLE_LEASES] = "leases",
-    [TABLE_SNAPSHOTS] = "snapshots", [TABLE_SANDBOXES] = "sandboxes",
+    [TABLE_META] = "meta",
+    [TABLE_NAMESPACES] = "namespaces",
+    [TABLE_IMAGES] = "images",
+    [TABLE_CONTAINERS] = "containers",
+    [TABLE_CONTENT] = "content",
+    [TABLE_LEASES] = "leases",
+    [TABLE_SNAPSHOTS] = "snapshots",
+    [TABLE_SANDBOXES] = "sandboxes",
     [TABLE_LEASE_RESOURCES] = "lease_resources",
     [TABLE_INGESTS] = "ingests",
 };

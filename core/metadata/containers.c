@@ -373,6 +373,33 @@ static int parse_filters(const char *const *filters, size_t n, struct filter **r
     return -1;
 }
 
+struct container_list {
+    const struct filter *filter;
+    struct container *items;
+    size_t count, cap;
+};
+
+static int collect_container(const char *key, size_t key_len, const void *value, size_t value_len,
+                             void *arg, struct berth_error **err)
+{
+    struct container_list *l = arg;
+    struct container c;
+    char *id = xstrndup(key, key_len);
+    if (container_record_decode(value, value_len, &c) < 0) {
+        _cleanup_free_ char *q = go_quote(id, strlen(id));
+        free(id);
+        return err_make(err, ERR_DATA_LOSS, 0, "failed to read container %s: corrupt record", q);
+    }
+    c.id = id;
+    if (!filters_match(l->filter, container_filter_field, &c)) {
+        container_clear(&c);
+        return 0;
+    }
+    l->items = xreallocarray_grow(l->items, &l->cap, l->count + 1, sizeof(*l->items));
+    l->items[l->count++] = c;
+    return 0;
+}
+
 int containers_list(struct metadata_db *db, const char *namespace_name, const char *const *filters,
                     size_t n_filters, struct container **ret, size_t *ret_count,
                     struct berth_error **err)
@@ -383,48 +410,16 @@ int containers_list(struct metadata_db *db, const char *namespace_name, const ch
     struct metadata_txn t;
     if (metadata_txn_begin(db, false, &t, err) < 0)
         return -1;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(t.txn, metadata_table(&t, TABLE_CONTAINERS), &cur);
-    if (rc) {
-        metadata_txn_abort(&t);
-        return metadata_error(err, rc, "list containers");
-    }
-    struct metadata_key prefix = metadata_key_make(namespace_name, NULL);
-    struct container *list = NULL;
-    size_t count = 0, cap = 0;
-    int r = 0;
-    MDB_val k = {prefix.len, prefix.data}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.data, prefix.len) != 0)
-            break;
-        struct container c;
-        char *id = xstrndup((const char *)k.mv_data + prefix.len, k.mv_size - prefix.len);
-        if (container_record_decode(v.mv_data, v.mv_size, &c) < 0) {
-            _cleanup_free_ char *q = go_quote(id, strlen(id));
-            free(id);
-            r = err_make(err, ERR_DATA_LOSS, 0, "failed to read container %s: corrupt record", q);
-            break;
-        }
-        c.id = id;
-        if (!filters_match(filter, container_filter_field, &c)) {
-            container_clear(&c);
-            continue;
-        }
-        list = xreallocarray_grow(list, &cap, count + 1, sizeof(*list));
-        list[count++] = c;
-    }
-    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        r = metadata_error(err, rc, "list containers");
-    mdb_cursor_close(cur);
+    struct container_list l = {.filter = filter};
+    int r = metadata_each_in_namespace(&t, TABLE_CONTAINERS, namespace_name, collect_container, &l,
+                                       err);
     metadata_txn_abort(&t);
-    metadata_key_free(&prefix);
     if (r < 0) {
-        containers_list_free(list, count);
+        containers_list_free(l.items, l.count);
         return -1;
     }
-    *ret = list;
-    *ret_count = count;
+    *ret = l.items;
+    *ret_count = l.count;
     return 0;
 }
 

@@ -189,3 +189,28 @@ bool metadata_namespace_has_records(const struct metadata_txn *t, enum metadata_
     metadata_key_free(&prefix);
     return found;
 }
+
+int metadata_each_in_namespace(const struct metadata_txn *t, enum metadata_table table,
+                               const char *namespace_name, metadata_record_fn fn, void *arg,
+                               struct berth_error **err)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, metadata_table(t, table), &cur);
+    if (rc)
+        return metadata_error(err, rc, "open cursor");
+    struct metadata_key prefix = metadata_key_make(namespace_name, NULL);
+    MDB_val k = {prefix.len, prefix.data}, v;
+    int r = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.data, prefix.len) != 0)
+            break;
+        r = fn((const char *)k.mv_data + prefix.len, k.mv_size - prefix.len, v.mv_data, v.mv_size,
+               arg, err);
+    }
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        r = metadata_error(err, rc, "iterate records");
+    mdb_cursor_close(cur);
+    metadata_key_free(&prefix);
+    return r < 0 ? -1 : 0;
+}

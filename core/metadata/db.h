@@ -67,6 +67,16 @@ void metadata_key_free(struct metadata_key *k);
 /* True when any record of `table` belongs to the namespace. */
 bool metadata_namespace_has_records(const struct metadata_txn *t, enum metadata_table table,
                                     const char *namespace_name);
+/*
+ * Visits every record of `table` in a namespace, in key order: fn gets the name (the key after
+ * "<namespace>\0", not NUL-terminated) and the value. fn returns 0 to go on or < 0 (with *err
+ * set) to stop with that error.
+ */
+typedef int (*metadata_record_fn)(const char *name, size_t name_len, const void *value,
+                                  size_t value_len, void *arg, struct berth_error **err);
+int metadata_each_in_namespace(const struct metadata_txn *t, enum metadata_table table,
+                               const char *namespace_name, metadata_record_fn fn, void *arg,
+                               struct berth_error **err);
 /* An LMDB failure as a Berth error. */
 int metadata_error(struct berth_error **err, int rc, const char *what);
 struct plugin_registration;

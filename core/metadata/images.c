@@ -260,6 +260,33 @@ static int parse_filters(const char *const *filters, size_t n, struct filter **r
     return -1;
 }
 
+struct image_list {
+    const struct filter *filter;
+    struct image *items;
+    size_t count, cap;
+};
+
+static int collect_image(const char *key, size_t key_len, const void *value, size_t value_len,
+                         void *arg, struct berth_error **err)
+{
+    struct image_list *l = arg;
+    struct image im;
+    char *name = xstrndup(key, key_len);
+    if (image_record_decode(value, value_len, &im) < 0) {
+        _cleanup_free_ char *q = go_quote(name, strlen(name));
+        free(name);
+        return err_make(err, ERR_DATA_LOSS, 0, "image %s: corrupt record", q);
+    }
+    im.name = name;
+    if (!filters_match(l->filter, image_filter_field, &im)) {
+        image_clear(&im);
+        return 0;
+    }
+    l->items = xreallocarray_grow(l->items, &l->cap, l->count + 1, sizeof(*l->items));
+    l->items[l->count++] = im;
+    return 0;
+}
+
 int images_list(struct metadata_db *db, const char *namespace_name, const char *const *filters,
                 size_t n_filters, struct image **ret, size_t *ret_count, struct berth_error **err)
 {
@@ -269,48 +296,15 @@ int images_list(struct metadata_db *db, const char *namespace_name, const char *
     struct metadata_txn t;
     if (metadata_txn_begin(db, false, &t, err) < 0)
         return -1;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(t.txn, metadata_table(&t, TABLE_IMAGES), &cur);
-    if (rc) {
-        metadata_txn_abort(&t);
-        return metadata_error(err, rc, "list images");
-    }
-    struct metadata_key prefix = metadata_key_make(namespace_name, NULL);
-    struct image *list = NULL;
-    size_t count = 0, cap = 0;
-    int r = 0;
-    MDB_val k = {prefix.len, prefix.data}, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.data, prefix.len) != 0)
-            break;
-        struct image im;
-        char *name = xstrndup((const char *)k.mv_data + prefix.len, k.mv_size - prefix.len);
-        if (image_record_decode(v.mv_data, v.mv_size, &im) < 0) {
-            _cleanup_free_ char *q = go_quote(name, strlen(name));
-            free(name);
-            r = err_make(err, ERR_DATA_LOSS, 0, "image %s: corrupt record", q);
-            break;
-        }
-        im.name = name;
-        if (!filters_match(filter, image_filter_field, &im)) {
-            image_clear(&im);
-            continue;
-        }
-        list = xreallocarray_grow(list, &cap, count + 1, sizeof(*list));
-        list[count++] = im;
-    }
-    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        r = metadata_error(err, rc, "list images");
-    mdb_cursor_close(cur);
+    struct image_list l = {.filter = filter};
+    int r = metadata_each_in_namespace(&t, TABLE_IMAGES, namespace_name, collect_image, &l, err);
     metadata_txn_abort(&t);
-    metadata_key_free(&prefix);
     if (r < 0) {
-        images_list_free(list, count);
+        images_list_free(l.items, l.count);
         return -1;
     }
-    *ret = list;
-    *ret_count = count;
+    *ret = l.items;
+    *ret_count = l.count;
     return 0;
 }
 

@@ -39,6 +39,7 @@ extern const struct plugin_registration namespaces_plugin;
 extern const struct plugin_registration events_plugin;
 extern const struct plugin_registration images_plugin;
 extern const struct plugin_registration containers_plugin;
+extern const struct plugin_registration tasks_plugin;
 extern const struct plugin_registration leases_plugin;
 extern const struct plugin_registration content_service_plugin;
 extern const struct plugin_registration snapshots_service_plugin;

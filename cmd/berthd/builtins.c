@@ -5,6 +5,7 @@
 #include "core/metadata/db.h"
 #include "core/metadata/gc_scheduler.h"
 #include "core/plugin/plugin.h"
+#include "core/runtime/runtime.h"
 #include "core/snapshots/local.h"
 #include "core/snapshots/metadata.h"
 #include "services/services.h"
@@ -32,6 +33,9 @@ static const struct plugin_registration *const builtins[] = {
     &snapshots_service_plugin,
     &walking_differ_plugin,
     &diff_service_plugin,
+    &shim_manager_plugin,
+    &task_runtime_plugin,
+    &tasks_plugin,
 };
 
 void daemon_register_builtins(struct plugin_set *set)

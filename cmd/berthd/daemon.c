@@ -188,6 +188,8 @@ static int start(struct daemon *d, struct berth_error **err)
         .disabled = strings_null_terminated(&c->disabled_plugins, &disabled),
         .required = strings_null_terminated(&c->required_plugins, &required),
         .daemon = &d->host,
+        .grpc_address = c->grpc.address,
+        .ttrpc_address = c->ttrpc.address,
     };
     if (plugin_set_init(d->host.plugins, &opts, err) < 0)
         return -1;

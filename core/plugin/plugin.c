@@ -18,6 +18,7 @@ struct plugin_context {
     char *root, *state;
     struct toml_value *config;
     void *daemon;
+    const char *grpc_address, *ttrpc_address;
 };
 
 struct plugin_set *plugin_set_new(void)
@@ -204,6 +205,8 @@ int plugin_set_init(struct plugin_set *set, const struct plugin_init_options *op
             .state = xasprintf("%s/%s.%s", options->state, reg->type, reg->id),
             .config = plugin_config(reg, options->plugins_config),
             .daemon = options->daemon,
+            .grpc_address = options->grpc_address ? options->grpc_address : "",
+            .ttrpc_address = options->ttrpc_address ? options->ttrpc_address : "",
         };
         struct berth_error *init_err = NULL;
         int rc = reg->init ? reg->init(&ctx, &p->instance, &init_err) : 0;
@@ -272,6 +275,16 @@ const struct toml_value *plugin_context_config(const struct plugin_context *ctx)
 void *plugin_context_daemon(const struct plugin_context *ctx)
 {
     return ctx->daemon;
+}
+
+const char *plugin_context_grpc_address(const struct plugin_context *ctx)
+{
+    return ctx->grpc_address;
+}
+
+const char *plugin_context_ttrpc_address(const struct plugin_context *ctx)
+{
+    return ctx->ttrpc_address;
 }
 
 void *plugin_context_get(const struct plugin_context *ctx, const char *type, const char *id)

@@ -99,6 +99,9 @@ struct plugin_init_options {
     const char *const *disabled;             /* "<type>.<id>" URIs; NULL-terminated; may be NULL */
     const char *const *required;
     void *daemon; /* opaque daemon handle for plugins that register services */
+    /* Where the daemon serves, for plugins that hand the addresses on (shims). */
+    const char *grpc_address;
+    const char *ttrpc_address;
 };
 
 /*
@@ -119,6 +122,9 @@ const char *plugin_context_state(const struct plugin_context *ctx);
 /* This plugin's config table (defaults merged with the config file), never NULL. */
 const struct toml_value *plugin_context_config(const struct plugin_context *ctx);
 void *plugin_context_daemon(const struct plugin_context *ctx);
+/* The daemon's gRPC and ttrpc socket addresses ("" when not known, as in tests). */
+const char *plugin_context_grpc_address(const struct plugin_context *ctx);
+const char *plugin_context_ttrpc_address(const struct plugin_context *ctx);
 /* An initialised plugin's instance, or NULL (not registered, skipped, failed, or not yet). */
 void *plugin_context_get(const struct plugin_context *ctx, const char *type, const char *id);
 /* The first initialised instance of a type, or NULL. */

@@ -110,7 +110,8 @@ int cgroups_oom_fd(const struct cgroups_oom *oom);
  * Consumes what is readable. *ret_ooms is how many TaskOOM events to publish now (0 or 1 per
  * call, as containerd's shim publishes one per wake-up). *ret_gone becomes true when the cgroup
  * was removed (v1) or has no processes left (v2): stop polling and free the watcher. Calling it
- * when nothing is readable reports nothing.
+ * when nothing is readable reports nothing. On error (a malformed memory.events) *ret_gone is
+ * true as well: the watch is over.
  */
 int cgroups_oom_process(struct cgroups_oom *oom, unsigned *ret_ooms, bool *ret_gone,
                         struct berth_error **err);

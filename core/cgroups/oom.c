@@ -176,7 +176,6 @@ static int process_v2(struct cgroups_oom *oom, unsigned *ret_ooms, bool *ret_gon
                 continue;
             if (errno == EAGAIN)
                 break;
-            *ret_gone = true;
             return err_make(err, err_kind_from_errno(errno), errno, "read inotify");
         }
         if (n == 0)
@@ -212,6 +211,9 @@ int cgroups_oom_process(struct cgroups_oom *oom, unsigned *ret_ooms, bool *ret_g
 {
     *ret_ooms = 0;
     *ret_gone = false;
-    return oom->unified ? process_v2(oom, ret_ooms, ret_gone, err)
-                        : process_v1(oom, ret_ooms, ret_gone, err);
+    int r = oom->unified ? process_v2(oom, ret_ooms, ret_gone, err)
+                         : process_v1(oom, ret_ooms, ret_gone, err);
+    if (r < 0)
+        *ret_gone = true; /* nothing more will come from this watcher */
+    return r;
 }

@@ -3,6 +3,7 @@
  * and an OOM kill seen by the watcher. Skips where that is not possible; removes what it made.
  */
 #include "containerd/cgroups/cgroup1/stats/metrics.pb-c.h"
+#include "containerd/cgroups/cgroup2/stats/metrics.pb-c.h"
 #include "core/cgroups/cgroups.h"
 #include "lib/base/alloc.h"
 
@@ -301,11 +302,71 @@ static void test_child_stats_and_oom(void **state)
     cgroups_oom_free(oom);
 }
 
+/*
+ * A hybrid host's v2 tree holds no memory, cpu or pids controller, but its files are real kernel
+ * output: the v2 reader resolves a process there and parses them (PSI, hugetlb where enabled).
+ */
+static void test_unified_tree(void **state)
+{
+    struct live *l = *state;
+    struct cgroups_host host = {.cgroup_root = "/sys/fs/cgroup/unified"};
+    if (l->child <= 0 || l->mode != CGROUPS_MODE_HYBRID)
+        skip();
+    _cleanup_free_ char *dir = xasprintf("%s/berth-cgtest-%d", host.cgroup_root, (int)getpid());
+    if (mkdir(dir, 0755) < 0) {
+        print_message("skip: mkdir %s: %s\n", dir, strerror(errno));
+        skip();
+    }
+    _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dir);
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)l->child);
+    write_text(procs, pid);
+
+    _cleanup_error_ struct berth_error *err = NULL;
+    _cleanup_cgroup_ struct cgroup *cg = NULL;
+    int r = cgroups_open_pid(&host, CGROUPS_MODE_UNIFIED, l->child, &cg, &err);
+    ProtobufCMessage *m = NULL;
+    if (r == 0) {
+        assert_string_equal(cgroups_path(cg, CGROUPS_MEMORY), dir);
+        r = cgroups_stats(cg, &m, &err);
+    }
+    struct cgroups_oom *oom = NULL;
+    struct berth_error *oom_err = NULL;
+    int oom_r = r == 0 ? cgroups_oom_watch(cg, &oom, &oom_err) : 0;
+
+    /* Out of the group and remove it before checking, so a failed check leaves nothing. */
+    kill(l->child, SIGKILL);
+    waitpid(l->child, NULL, 0);
+    l->child = -1;
+    if (rmdir(dir) < 0)
+        print_message("warning: rmdir %s: %s\n", dir, strerror(errno));
+    if (r < 0)
+        fail_msg("v2 stats: %s", err->message);
+
+    Io__Containerd__Cgroups__V2__Metrics *v2 = (Io__Containerd__Cgroups__V2__Metrics *)m;
+    assert_string_equal(m->descriptor->name, "io.containerd.cgroups.v2.Metrics");
+    assert_non_null(v2->cpu->psi); /* cpu.pressure exists in every v2 group */
+    assert_non_null(v2->cpu->psi->some);
+    assert_non_null(v2->memory);
+    assert_int_equal(v2->memory->usage, 0); /* no memory controller here */
+    assert_null(v2->memory_events);
+    print_message("v2 group: cpu psi some total %llu, %zu hugetlb sizes\n",
+                  (unsigned long long)v2->cpu->psi->some->total, v2->n_hugetlb);
+    cgroups_metrics_free(m);
+
+    /* no memory.events: no OOM watch */
+    assert_int_equal(oom_r, -1);
+    assert_null(oom);
+    assert_int_equal(oom_err->kind, ERR_FAILED_PRECONDITION);
+    err_free(oom_err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_own_stats, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(test_child_stats_and_oom, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(test_unified_tree, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

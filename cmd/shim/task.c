@@ -1108,7 +1108,8 @@ static int task_resize_pty(struct rpc_call *call, const ProtobufCMessage *msg, v
     struct process *p;
     if (get_container(r->id, &c, err) < 0 || get_process(c, r->exec_id, &p, err) < 0)
         return -1;
-    if (p->exited)
+    /* as the reference: a stopped exec refuses, init's console just goes away */
+    if (p->exited && !p->is_init)
         return err_make(err, ERR_FAILED_PRECONDITION, 0, "cannot resize a stopped container");
     if (pio_resize(p->io, r->width, r->height, err) < 0)
         return -1;

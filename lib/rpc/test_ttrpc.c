@@ -1091,6 +1091,155 @@ static void test_same_user(void **state)
     rmdir(dir);
 }
 
+/* ---- loop-side async unary calls ---- */
+
+struct async_result {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int calls; /* times the callback ran */
+    enum err_kind kind;
+    char *message;
+    char *response;
+};
+
+struct async_start {
+    struct fixture *f;
+    struct rpc_channel *ch;
+    Berth__Test__V1__EchoRequest *req;
+    long long timeout_ns;
+    struct async_result *res;
+    int rc;
+    bool release_after;
+};
+
+static void async_done(void *arg, ProtobufCMessage *response, const struct berth_error *error)
+{
+    struct async_result *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->calls++;
+    r->kind = error ? error->kind : 0;
+    r->message = error ? xstrdup(error->message) : NULL;
+    if (response) {
+        r->response = xstrdup(((Berth__Test__V1__EchoResponse *)response)->message);
+        protobuf_c_message_free_unpacked(response, NULL);
+    }
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void async_start_on_loop(void *arg)
+{
+    struct async_start *a = arg;
+    a->rc = ttrpc_channel_unary_async(a->ch, SVC, "Unary", &a->req->base,
+                                      &berth__test__v1__echo_response__descriptor, a->timeout_ns,
+                                      async_done, a->res, NULL);
+    if (a->release_after)
+        ttrpc_channel_release(a->ch);
+}
+
+static void async_wait(struct async_result *r)
+{
+    pthread_mutex_lock(&r->mu);
+    while (r->calls == 0)
+        pthread_cond_wait(&r->cond, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void async_run(struct fixture *f, struct rpc_channel *ch, Berth__Test__V1__EchoRequest *req,
+                      long long timeout_ns, bool release_after, struct async_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    struct async_start a = {.f = f,
+                            .ch = ch,
+                            .req = req,
+                            .timeout_ns = timeout_ns,
+                            .res = r,
+                            .release_after = release_after};
+    loop_call_sync(f->loop, async_start_on_loop, &a);
+    assert_int_equal(a.rc, 0);
+    async_wait(r);
+    assert_int_equal(r->calls, 1);
+}
+
+static void async_clear(struct async_result *r)
+{
+    free(r->message);
+    free(r->response);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->mu);
+}
+
+static void test_async_unary(void **state)
+{
+    struct fixture *f = *state;
+    struct async_result r;
+    Berth__Test__V1__EchoRequest req = BERTH__TEST__V1__ECHO_REQUEST__INIT;
+    req.message = "async";
+    async_run(f, f->channel, &req, 0, false, &r);
+    assert_int_equal(r.kind, 0);
+    assert_string_equal(r.response, "async");
+    async_clear(&r);
+
+    req.fail_code = GRPC_NOT_FOUND;
+    req.fail_message = "no such thing";
+    async_run(f, f->channel, &req, 0, false, &r);
+    assert_int_equal(r.kind, ERR_NOT_FOUND);
+    assert_null(r.response);
+    assert_non_null(strstr(r.message, "no such thing"));
+    async_clear(&r);
+
+    /* The deadline ends the call on the client side while the handler still sleeps. */
+    req.fail_code = 0;
+    req.sleep_ms = 10000;
+    async_run(f, f->channel, &req, 20 * 1000000LL, false, &r);
+    assert_int_equal(r.kind, ERR_DEADLINE_EXCEEDED);
+    async_clear(&r);
+
+    /* Off the loop thread the call is refused. */
+    struct berth_error *err = NULL;
+    req.sleep_ms = 0;
+    assert_int_equal(ttrpc_channel_unary_async(f->channel, SVC, "Unary", &req.base,
+                                               &berth__test__v1__echo_response__descriptor, 0,
+                                               async_done, NULL, &err),
+                     -1);
+    assert_int_equal(err->kind, ERR_FAILED_PRECONDITION);
+    err_free(err);
+    /* The channel still works for blocking callers. */
+    expect_unary_ok(f->channel, "after async");
+}
+
+static void test_async_release(void **state)
+{
+    struct fixture *f = *state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(ttrpc_server_serve_fd(f->server, sv[0], NULL), 0);
+    struct rpc_channel *ch = ttrpc_channel_from_fd(f->loop, sv[1], NULL, NULL);
+    assert_non_null(ch);
+    /* Released right after the call starts: the call ends with Unavailable, once. */
+    struct async_result r;
+    Berth__Test__V1__EchoRequest req = BERTH__TEST__V1__ECHO_REQUEST__INIT;
+    req.message = "released";
+    req.sleep_ms = 10000;
+    async_run(f, ch, &req, 0, true, &r);
+    assert_int_equal(r.kind, ERR_UNAVAILABLE);
+    async_clear(&r);
+
+    /* A channel whose peer went away reports closed and can be released on the loop. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ch = ttrpc_channel_from_fd(f->loop, sv[1], NULL, NULL);
+    assert_non_null(ch);
+    close(sv[0]);
+    req.sleep_ms = 0;
+    async_run(f, ch, &req, 0, false, &r);
+    assert_int_equal(r.kind, ERR_UNAVAILABLE);
+    async_clear(&r);
+    assert_true(ttrpc_channel_closed(ch));
+    loop_call_sync(f->loop, (void (*)(void *))ttrpc_channel_release, ch);
+}
+
 int main(void)
 {
     if (getenv("BERTH_TEST_DEBUG"))
@@ -1113,6 +1262,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_wire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_hostile_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_unary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_release, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@ struct ttrpc_channel {
     pthread_mutex_t mu;
     pthread_cond_t closed_cond;
     bool closed;
+    bool release; /* loop side: free once the connection is gone */
 };
 
 struct client_stream {
@@ -32,11 +33,48 @@ struct client_stream {
     bool close_sent;
     bool holding;
     struct rpc_metadata md;
+    /* async unary calls (ttrpc_channel_unary_async) */
+    ttrpc_unary_done_fn done;
+    void *done_arg;
+    const ProtobufCMessageDescriptor *response_descriptor;
+    uv_timer_t *timer;
     struct client_stream *next, *prev;
 };
 
 static void kick(struct rpc_call *call);
 static const struct rpc_call_transport transport = {.kick = kick};
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+/* An async call is over: hand its response or status to the callback. */
+static void finish_async(struct client_stream *s)
+{
+    struct rpc_call *call = s->call;
+    ProtobufCMessage *response = NULL;
+    struct berth_error *error = NULL;
+    pthread_mutex_lock(&call->mu);
+    struct rpc_buffer *b = rpc_buffer_queue_pop(&call->in);
+    enum grpc_code code = call->status_set ? call->status_code : GRPC_UNAVAILABLE;
+    const char *message = call->status_message ? call->status_message : "ttrpc: closed";
+    if (code != GRPC_OK)
+        err_make_raw(&error, err_kind_from_grpc(code, message), message);
+    else if (!b)
+        err_make(&error, ERR_INTERNAL, 0, "no response message for %s/%s", call->service,
+                 call->method_name);
+    else if (!(response = protobuf_c_message_unpack(s->response_descriptor, NULL, b->len, b->data)))
+        err_make(&error, ERR_INTERNAL, 0, "ttrpc: failed to unmarshal the received %s",
+                 s->response_descriptor->name);
+    pthread_mutex_unlock(&call->mu);
+    if (b) {
+        free(b->data);
+        free(b);
+    }
+    s->done(s->done_arg, response, error);
+    err_free(error);
+}
 
 /* Unlinks the stream; the call gets `why` as its status unless one arrived already. */
 static void stream_free(struct client_stream *s, enum err_kind why, const char *message)
@@ -50,7 +88,11 @@ static void stream_free(struct client_stream *s, enum err_kind why, const char *
         s->next->prev = s->prev;
     if (s->holding)
         ttrpc_conn_release(&ch->conn);
+    if (s->timer)
+        uv_close((uv_handle_t *)s->timer, on_timer_closed);
     rpc_call_detach(s->call, why, message);
+    if (s->done)
+        finish_async(s);
     rpc_call_unref(s->call);
     rpc_metadata_clear(&s->md);
     free(s);
@@ -257,6 +299,13 @@ static void on_writable(struct ttrpc_conn *conn)
     }
 }
 
+static void channel_destroy(struct ttrpc_channel *ch)
+{
+    pthread_cond_destroy(&ch->closed_cond);
+    pthread_mutex_destroy(&ch->mu);
+    free(ch);
+}
+
 static void conn_closed(struct ttrpc_conn *conn)
 {
     struct ttrpc_channel *ch = conn->owner;
@@ -265,7 +314,10 @@ static void conn_closed(struct ttrpc_conn *conn)
     pthread_mutex_lock(&ch->mu);
     ch->closed = true;
     pthread_cond_broadcast(&ch->closed_cond);
+    bool release = ch->release;
     pthread_mutex_unlock(&ch->mu);
+    if (release)
+        channel_destroy(ch);
 }
 
 static const struct ttrpc_conn_handlers conn_handlers = {
@@ -369,9 +421,7 @@ static void channel_free(struct rpc_channel *base)
     while (!ch->closed)
         pthread_cond_wait(&ch->closed_cond, &ch->mu);
     pthread_mutex_unlock(&ch->mu);
-    pthread_cond_destroy(&ch->closed_cond);
-    pthread_mutex_destroy(&ch->mu);
-    free(ch);
+    channel_destroy(ch);
 }
 
 static const struct rpc_channel_ops channel_ops = {
@@ -428,4 +478,73 @@ struct rpc_channel *ttrpc_channel_connect(struct loop *loop, const char *address
     if (fd < 0)
         return NULL;
     return ttrpc_channel_from_fd(loop, fd, options, err);
+}
+
+/* ---- loop-side calls ---- */
+
+static void on_async_timeout(uv_timer_t *timer)
+{
+    struct client_stream *s = timer->data;
+    rpc_call_cancel_with(s->call, ERR_DEADLINE_EXCEEDED);
+}
+
+int ttrpc_channel_unary_async(struct rpc_channel *base, const char *service, const char *method,
+                              const ProtobufCMessage *request,
+                              const ProtobufCMessageDescriptor *response_descriptor,
+                              long long timeout_ns, ttrpc_unary_done_fn done, void *arg,
+                              struct berth_error **err)
+{
+    if (base->ops != &channel_ops)
+        return err_make(err, ERR_INVALID_ARGUMENT, 0, "ttrpc: not a ttrpc channel");
+    struct ttrpc_channel *ch = (struct ttrpc_channel *)base;
+    if (!loop_on_thread(ch->loop))
+        return err_make(err, ERR_FAILED_PRECONDITION, 0,
+                        "ttrpc: async calls must start on the loop thread");
+    struct rpc_call_options options = {.timeout_ns = timeout_ns};
+    struct rpc_call *call =
+        ttrpc_channel_start_stream(base, service, method, RPC_UNARY, &options, err);
+    if (!call)
+        return -1;
+    struct client_stream *s = call->stream;
+    if (rpc_call_send(call, request, err) < 0) {
+        rpc_call_cancel(call); /* the stream goes on the next loop turn, without a callback */
+        rpc_call_unref(call);
+        return -1;
+    }
+    s->done = done;
+    s->done_arg = arg;
+    s->response_descriptor = response_descriptor;
+    if (timeout_ns > 0) {
+        s->timer = xcalloc(1, sizeof(*s->timer));
+        uv_timer_init(loop_uv(ch->loop), s->timer);
+        s->timer->data = s;
+        uv_timer_start(s->timer, on_async_timeout, (uint64_t)(timeout_ns + 999999) / 1000000, 0);
+    }
+    rpc_call_close_send(call);
+    rpc_call_unref(call); /* the stream holds its own reference */
+    return 0;
+}
+
+bool ttrpc_channel_closed(struct rpc_channel *base)
+{
+    struct ttrpc_channel *ch = (struct ttrpc_channel *)base;
+    pthread_mutex_lock(&ch->mu);
+    bool closed = ch->closed || ch->conn.closing;
+    pthread_mutex_unlock(&ch->mu);
+    return closed;
+}
+
+void ttrpc_channel_release(struct rpc_channel *base)
+{
+    if (!base)
+        return;
+    struct ttrpc_channel *ch = (struct ttrpc_channel *)base;
+    pthread_mutex_lock(&ch->mu);
+    bool closed = ch->closed;
+    ch->release = true;
+    pthread_mutex_unlock(&ch->mu);
+    if (closed)
+        channel_destroy(ch);
+    else
+        ttrpc_conn_close(&ch->conn);
 }

@@ -5,6 +5,8 @@
 #include "lib/loop/loop.h"
 #include "lib/rpc/rpc.h"
 
+#include <stdbool.h>
+
 struct ttrpc_client_options {
     /*
      * ttrpc's frames depend on the method's kind, which rpc_channel_start_call does not carry.
@@ -28,3 +30,24 @@ struct rpc_call *ttrpc_channel_start_stream(struct rpc_channel *channel, const c
                                             const char *method, enum rpc_method_kind kind,
                                             const struct rpc_call_options *options,
                                             struct berth_error **err);
+
+/*
+ * Loop-side unary calls for single-threaded programs (the shim): must be called on the loop
+ * thread and never blocks. `done` runs once on the loop with the decoded response (the callee
+ * owns it; NULL on error) or the error; never before this function returns. timeout_ns 0: no
+ * deadline. Returns 0, or -1 with *err when the call could not be started (done is not called).
+ */
+typedef void (*ttrpc_unary_done_fn)(void *arg, ProtobufCMessage *response,
+                                    const struct berth_error *error);
+int ttrpc_channel_unary_async(struct rpc_channel *channel, const char *service, const char *method,
+                              const ProtobufCMessage *request,
+                              const ProtobufCMessageDescriptor *response_descriptor,
+                              long long timeout_ns, ttrpc_unary_done_fn done, void *arg,
+                              struct berth_error **err);
+/* Whether the connection is gone (peer closed, I/O error or released). */
+bool ttrpc_channel_closed(struct rpc_channel *channel);
+/*
+ * Loop side: closes the channel and frees it once its connection is gone, without waiting.
+ * Pending async calls end with Unavailable first.
+ */
+void ttrpc_channel_release(struct rpc_channel *channel);

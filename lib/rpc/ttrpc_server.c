@@ -551,6 +551,19 @@ int ttrpc_server_listen_unix(struct ttrpc_server *server, const char *path, mode
     return 0;
 }
 
+int ttrpc_server_listen_fd(struct ttrpc_server *server, int fd, struct berth_error **err)
+{
+    struct listen_args a = {.server = server, .fd = fd};
+    loop_call_sync(server->loop, listen_on_loop, &a);
+    if (a.result < 0) {
+        if (a.result == UV_EBUSY)
+            close(fd);
+        return err_make(err, ERR_INTERNAL, 0, "ttrpc: listen on fd %d: %s", fd,
+                        uv_strerror(a.result));
+    }
+    return 0;
+}
+
 static void serve_fd_on_loop(void *arg)
 {
     struct listen_args *a = arg;

@@ -31,6 +31,8 @@ struct ttrpc_server *ttrpc_server_new(struct loop *loop, const struct rpc_regist
  */
 int ttrpc_server_listen_unix(struct ttrpc_server *server, const char *path, mode_t mode, uid_t uid,
                              gid_t gid, struct berth_error **err);
+/* Accepts on an already listening unix socket (the shim's inherited fd 3). Takes fd. */
+int ttrpc_server_listen_fd(struct ttrpc_server *server, int fd, struct berth_error **err);
 /* Serves an already connected socket (tests: socketpair; the shim: an inherited fd). Takes fd. */
 int ttrpc_server_serve_fd(struct ttrpc_server *server, int fd, struct berth_error **err);
 /*

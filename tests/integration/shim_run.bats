@@ -1,0 +1,103 @@
+#!/usr/bin/env bats
+# Berth's shim under Debian's stock containerd 1.6 and ctr: run, exit codes, exec, ps,
+# pause/resume, kill, a pty, event order, and nothing left behind.
+
+load shim_helpers
+
+setup_file() {
+  shim_containerd_start
+}
+
+teardown_file() {
+  shim_containerd_stop
+}
+
+@test "shim: run --rm echo prints hello" {
+  run c run --rm --runtime "$RUNTIME" "$IMAGE" echo1 echo hello
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello" ]
+}
+
+@test "shim: the exit code of the container is ctr's" {
+  run c run --rm --runtime "$RUNTIME" "$IMAGE" exit7 sh -c 'exit 7'
+  [ "$status" -eq 7 ]
+}
+
+@test "shim: detached task: exec, ps, pause, resume, kill, ls, rm" {
+  c run -d --runtime "$RUNTIME" "$IMAGE" det1 sleep 1000
+  run c task exec --exec-id e1 det1 sh -c 'echo from-exec; exit 3'
+  [ "$status" -eq 3 ]
+  [ "$output" = "from-exec" ]
+  run c task ps det1
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | wc -l)" -ge 2 ]
+  c task pause det1
+  run c task ls
+  [[ "$output" =~ det1[[:space:]]+[0-9]+[[:space:]]+PAUSED ]]
+  c task resume det1
+  run c task ls
+  [[ "$output" =~ det1[[:space:]]+[0-9]+[[:space:]]+RUNNING ]]
+  c task kill -s KILL det1
+  for i in $(seq 1 50); do
+    c task ls | grep -q "det1.*STOPPED" && break
+    sleep 0.1
+  done
+  run c task ls
+  [[ "$output" =~ det1[[:space:]]+[0-9]+[[:space:]]+STOPPED ]]
+  c task rm det1
+  c c rm det1
+  run c task ls
+  [[ ! "$output" =~ det1 ]]
+}
+
+@test "shim: run -t gets a pty that follows the terminal size" {
+  run script -qec "ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE tty1 busybox tty" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"/dev/pts/0"* ]]
+  run script -qec "stty cols 77 rows 21; ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE tty2 sh -c 'while [ \"\$(busybox stty size)\" = \"0 0\" ]; do sleep 0.1; done; busybox stty size'" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"21 77"* ]]
+}
+
+@test "shim: task events come in containerd's order" {
+  c events >"$SHIM_DIR/events.txt" 2>&1 &
+  local ev=$!
+  sleep 0.5
+  c run -d --runtime "$RUNTIME" "$IMAGE" ev1 sleep 1000
+  c task exec --exec-id x1 ev1 true
+  c task kill -s KILL ev1
+  for i in $(seq 1 50); do
+    c task ls | grep -q "ev1.*STOPPED" && break
+    sleep 0.1
+  done
+  c task rm ev1
+  c c rm ev1
+  for i in $(seq 1 50); do
+    grep -q "/tasks/delete" "$SHIM_DIR/events.txt" && break
+    sleep 0.1
+  done
+  kill "$ev"
+  topics=$(grep -o '/tasks/[a-z-]*' "$SHIM_DIR/events.txt" | tr '\n' ' ')
+  [ "$topics" = "/tasks/create /tasks/start /tasks/exec-added /tasks/exec-started /tasks/exit /tasks/exit /tasks/delete " ]
+}
+
+@test "shim: nothing is left behind: processes, sockets, state, mounts, console dirs" {
+  c run --rm --runtime "$RUNTIME" "$IMAGE" last1 true
+  for i in $(seq 1 50); do
+    [ -z "$(shim_pids)" ] && break
+    sleep 0.1
+  done
+  [ -z "$(shim_pids)" ]
+  [ -z "$(ls -A "$SHIM_DIR/state/io.containerd.runtime.v2.task/default" 2>/dev/null)" ]
+  # sockets: under state/s or the /run/berth/s fallback; none for this containerd remains
+  [ -z "$(find "$SHIM_DIR/state/s" -type s 2>/dev/null)" ]
+  ! grep -q "$SHIM_DIR/state" /proc/self/mounts
+}
+
+@test "shim: -v and -info" {
+  run "$SHIM_BIN" -v
+  [ "$status" -eq 0 ]
+  [[ "$output" == *Version* ]]
+  run bash -c "'$SHIM_BIN' -info </dev/null | grep -a -c 'io.containerd.runc.v2'"
+  [ "$output" -ge 1 ]
+}

@@ -5,6 +5,7 @@
 #include "lib/base/alloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -43,6 +44,9 @@ struct layer_reader {
 #ifdef BERTH_HAVE_ISAL
     struct inflate_state *isal;
 #endif
+
+    /* decompression on its own thread (layer_reader_start_thread) */
+    struct layer_pipe *pipe;
 
     /* for the built-in sources */
     int fd;
@@ -137,10 +141,13 @@ int layer_reader_new_memory(const void *data, size_t len, enum layer_gzip_backen
     return 0;
 }
 
+static void pipe_stop(struct layer_reader *r);
+
 struct layer_reader *layer_reader_free(struct layer_reader *r)
 {
     if (!r)
         return NULL;
+    pipe_stop(r);
     if (r->zlib_ready)
         inflateEnd(&r->zlib);
     ZSTD_freeDStream(r->zstd);
@@ -349,7 +356,8 @@ static ssize_t inflate_zstd(struct layer_reader *r, uint8_t *out, size_t len,
     return (ssize_t)o.pos;
 }
 
-ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
+/* The decompressing read itself: on the caller's thread, or the pipe's producer. */
+static ssize_t read_inline(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
 {
     if (r->error_message)
         return err_make_raw(err, r->error_kind, r->error_message);
@@ -402,6 +410,136 @@ ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct 
     return 0;
 }
 
+/* ---- decompression on its own thread ---- */
+
+/*
+ * A ring the producer thread fills with decompressed bytes (reading straight into its free
+ * space) and layer_reader_read empties. The producer runs to the end of the stream (digests
+ * included) unless told to stop; its failure reaches the reader once the bytes before it are read.
+ */
+struct layer_pipe {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t readable, writable;
+    uint8_t *ring;
+    size_t cap, head, count;
+    bool done, stop;
+    struct berth_error *error;
+};
+
+static void *pipe_produce(void *arg)
+{
+    struct layer_reader *r = arg;
+    struct layer_pipe *p = r->pipe;
+    struct berth_error *error = NULL;
+    bool done = false;
+    pthread_mutex_lock(&p->lock);
+    while (!done && !p->stop) {
+        while (p->count == p->cap && !p->stop)
+            pthread_cond_wait(&p->writable, &p->lock);
+        if (p->stop)
+            break;
+        size_t tail = (p->head + p->count) % p->cap;
+        size_t room = tail >= p->head ? p->cap - tail : p->head - tail;
+        if (room > p->cap - p->count)
+            room = p->cap - p->count;
+        pthread_mutex_unlock(&p->lock);
+        /* only this thread writes past count, and the reader never reads there */
+        ssize_t n = read_inline(r, p->ring + tail, room, &error);
+        pthread_mutex_lock(&p->lock);
+        if (n > 0)
+            p->count += (size_t)n;
+        else
+            done = true;
+        pthread_cond_signal(&p->readable);
+    }
+    p->error = error;
+    p->done = true;
+    pthread_cond_signal(&p->readable);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct berth_error **err)
+{
+    if (r->pipe)
+        return 0;
+    if (r->started)
+        return err_make(err, ERR_FAILED_PRECONDITION, 0, "layer reader: already reading");
+    struct layer_pipe *p = xcalloc(1, sizeof(*p));
+    p->cap = buffer_size ? buffer_size : LAYER_READER_THREAD_BUFFER;
+    p->ring = xmalloc(p->cap);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->readable, NULL);
+    pthread_cond_init(&p->writable, NULL);
+    r->pipe = p;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    int rc = pthread_create(&p->thread, &attr, pipe_produce, r);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        r->pipe = NULL;
+        pthread_cond_destroy(&p->readable);
+        pthread_cond_destroy(&p->writable);
+        pthread_mutex_destroy(&p->lock);
+        free(p->ring);
+        free(p);
+        return err_make(err, ERR_UNKNOWN, rc, "layer reader: start decompression thread");
+    }
+    return 0;
+}
+
+static ssize_t pipe_read(struct layer_pipe *p, void *buf, size_t len, struct berth_error **err)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->count == 0 && !p->done)
+        pthread_cond_wait(&p->readable, &p->lock);
+    size_t n = p->count;
+    if (n > len)
+        n = len;
+    if (n > p->cap - p->head)
+        n = p->cap - p->head;
+    if (n > 0) {
+        memcpy(buf, p->ring + p->head, n);
+        p->head = (p->head + n) % p->cap;
+        p->count -= n;
+        pthread_cond_signal(&p->writable);
+    }
+    ssize_t rc = (ssize_t)n;
+    if (n == 0 && p->error)
+        rc = err_make_raw(err, p->error->kind, p->error->message);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+/* Stops the producer (wherever it is) and joins it; the reader can no longer be read. */
+static void pipe_stop(struct layer_reader *r)
+{
+    struct layer_pipe *p = r->pipe;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->writable);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    pthread_cond_destroy(&p->readable);
+    pthread_cond_destroy(&p->writable);
+    pthread_mutex_destroy(&p->lock);
+    err_free(p->error);
+    free(p->ring);
+    free(p);
+    r->pipe = NULL;
+}
+
+ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
+{
+    if (r->pipe)
+        return pipe_read(r->pipe, buf, len, err);
+    return read_inline(r, buf, len, err);
+}
+
 int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,
                         struct berth_error **err)
 {
@@ -413,6 +551,8 @@ int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,
         if (n == 0)
             break;
     }
+    /* the producer has reached the end: its digests and sizes are final once it is joined */
+    pipe_stop(r);
     struct layer_reader_result res = {.compression = r->compression,
                                       .compressed_size = r->raw_size,
                                       .uncompressed_size = r->plain_size};

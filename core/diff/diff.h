@@ -30,6 +30,11 @@ struct apply_options {
     /* Do not lchown entries to the uid/gid in the tar (containerd's WithNoSameOwner). */
     bool no_same_owner;
     /*
+     * Decompress on the caller's thread. By default diff_apply moves the reader's decompression
+     * to a thread of its own (layer_reader_start_thread) unless the reader already has one.
+     */
+    bool inline_decompression;
+    /*
      * Lower directories, nearest first (overlay parents): a parent directory this layer needs but
      * does not carry takes its owner, mode, times and xattrs from the first lower that has it,
      * as containerd's WithParents does. NULL-terminated; may be NULL.

@@ -124,7 +124,26 @@ int test_apply(const char *root, const void *data, size_t len, const struct appl
     if (rc == 0)
         rc = layer_reader_finish(r, &lr, err);
     layer_reader_free(r);
+    /* whatever failed, diff_apply's decompression thread is gone with the reader */
+    if (test_thread_count() != 1) {
+        fprintf(stderr, "test_apply: a decompression thread outlived its reader\n");
+        abort();
+    }
     return rc;
+}
+
+int test_thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        abort();
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
 }
 
 char *test_mkdtemp(const char *what)

@@ -413,7 +413,7 @@ int diff_apply(const char *root, struct layer_reader *in, const struct apply_opt
         ap.lower_fds[ap.n_lowers++] = fd;
     }
     /* inflating on one core while this thread writes files on the other */
-    if (!ap.o.inline_decompression && layer_reader_start_thread(in, 0, err) < 0) {
+    if (!layer_reader_kept_inline(in) && layer_reader_start_thread(in, 0, err) < 0) {
         err_wrap(err, "apply layer");
         goto out;
     }

@@ -47,6 +47,7 @@ struct layer_reader {
 
     /* decompression on its own thread (layer_reader_start_thread) */
     struct layer_pipe *pipe;
+    bool keep_inline;
 
     /* for the built-in sources */
     int fd;
@@ -488,6 +489,16 @@ int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct
         return err_make(err, ERR_UNKNOWN, rc, "layer reader: start decompression thread");
     }
     return 0;
+}
+
+void layer_reader_keep_inline(struct layer_reader *r)
+{
+    r->keep_inline = true;
+}
+
+bool layer_reader_kept_inline(const struct layer_reader *r)
+{
+    return r->keep_inline;
 }
 
 static ssize_t pipe_read(struct layer_pipe *p, void *buf, size_t len, struct berth_error **err)

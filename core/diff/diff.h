@@ -30,11 +30,6 @@ struct apply_options {
     /* Do not lchown entries to the uid/gid in the tar (containerd's WithNoSameOwner). */
     bool no_same_owner;
     /*
-     * Decompress on the caller's thread. By default diff_apply moves the reader's decompression
-     * to a thread of its own (layer_reader_start_thread) unless the reader already has one.
-     */
-    bool inline_decompression;
-    /*
      * Lower directories, nearest first (overlay parents): a parent directory this layer needs but
      * does not carry takes its owner, mode, times and xattrs from the first lower that has it,
      * as containerd's WithParents does. NULL-terminated; may be NULL.
@@ -57,6 +52,8 @@ struct apply_result {
  * On failure the error names the entry and root is left partly written: the caller (the diff
  * service / snapshotter) owns root and removes it, as containerd removes a failed snapshot.
  * The stream is not drained: call layer_reader_finish afterwards to get the digests.
+ * Decompression moves to a thread of its own (layer_reader_start_thread) unless the reader has
+ * one already or was told to stay inline (layer_reader_keep_inline).
  */
 int diff_apply(const char *root, struct layer_reader *in, const struct apply_options *opts,
                struct apply_result *ret, struct berth_error **err);

@@ -76,6 +76,9 @@ int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,
  */
 #define LAYER_READER_THREAD_BUFFER (4u * 1024 * 1024)
 int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct berth_error **err);
+/* Marks r to decompress on the reading thread: diff_apply then starts no thread for it. */
+void layer_reader_keep_inline(struct layer_reader *r);
+bool layer_reader_kept_inline(const struct layer_reader *r);
 /* The compression seen so far (NONE until the first read; with a thread, valid after finish). */
 enum layer_compression layer_reader_compression(const struct layer_reader *r);
 /* The backend actually used for gzip: IGZIP or ZLIB. */

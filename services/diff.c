@@ -353,7 +353,9 @@ static int walking_compare(struct walking_differ *d, const char *ns, const char 
             struct labels one = {0};
             labels_set(&one, "containerd.io/uncompressed", result.uncompressed_digest);
             const char *path = "labels.containerd.io/uncompressed";
-            rc = metadata_content_update(d->mc, ns, result.digest, &one, &path, 1, NULL, err);
+            struct content_record updated = {0};
+            rc = metadata_content_update(d->mc, ns, result.digest, &one, &path, 1, &updated, err);
+            content_record_clear(&updated);
             labels_clear(&one);
             if (rc < 0)
                 err_wrap(err, "error setting uncompressed label");

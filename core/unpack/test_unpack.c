@@ -3,7 +3,9 @@
 
 #include "core/diff/mounts.h"
 #include "core/diff/test_layers.h"
+#include "core/metadata/content.h"
 #include "core/snapshots/local.h"
+#include "core/snapshots/metadata.h"
 #include "lib/base/alloc.h"
 
 #include <fcntl.h>
@@ -414,6 +416,92 @@ static void test_corrupt_layer(void **state)
     assert_int_equal(test_thread_count(), 1);
 }
 
+/* Copies a blob of the local store into namespace ns of mc. */
+static void share_blob(struct fixture *f, struct metadata_content *mc, const char *ns,
+                       const char *digest)
+{
+    struct content_reader *r = NULL;
+    assert_int_equal(content_reader_open(f->store, digest, &r, NULL), 0);
+    int64_t size = content_reader_size(r);
+    char *data = xmalloc((size_t)size + 1);
+    assert_int_equal(content_reader_read_at(r, data, (size_t)size, 0, NULL), size);
+    content_reader_close(r);
+    struct metadata_content_writer *w = NULL;
+    _cleanup_free_ char *ref = xasprintf("share-%s", digest);
+    assert_int_equal(metadata_content_writer_open(mc, ns, ref, size, NULL, NULL, &w, NULL), 0);
+    assert_int_equal(metadata_content_writer_write_at(w, 0, data, (size_t)size, NULL), 0);
+    struct berth_error *err = NULL;
+    if (metadata_content_writer_commit(w, size, digest, NULL, &err) < 0) {
+        assert_int_equal(err->kind, ERR_ALREADY_EXISTS);
+        err_free(err);
+    }
+    metadata_content_writer_close(w);
+    free(data);
+}
+
+/* The way the Transfer service will call it: namespaced content and snapshots, a lease. */
+static void test_through_metadata(void **state)
+{
+    struct fixture *f = *state;
+    if (!f) {
+        skip();
+        return;
+    }
+    _cleanup_free_ char *meta = xasprintf("%s/meta", f->dir);
+    struct metadata_db *db = NULL;
+    assert_int_equal(metadata_db_open(meta, &db, NULL), 0);
+    struct metadata_content *mc = metadata_content_new(db, f->store, true);
+    struct snapshots_metadata *ms = snapshots_metadata_new(db);
+    snapshots_metadata_add_backend(ms, f->sn);
+    static const char config[] = "{}";
+    char config_dgst[DIGEST_STRING_SIZE];
+    put_blob(f, config, 2, config_dgst);
+    for (size_t i = 0; i < N_LAYERS; i++)
+        share_blob(f, mc, "ns1", f->layer_digests[i]);
+    share_blob(f, mc, "ns1", config_dgst);
+
+    struct snapshotter *bound = NULL;
+    struct berth_error *err = NULL;
+    assert_int_equal(snapshots_metadata_bind(ms, "nope", "ns1", NULL, &bound, &err), -1);
+    err_free(err);
+    err = NULL;
+    assert_int_equal(snapshots_metadata_bind(ms, "overlayfs", "ns1", NULL, &bound, NULL), 0);
+    struct unpack_content_metadata binding = {.mc = mc, .ns = "ns1"};
+    struct unpack_options o = options(f, false, 0);
+    o.snapshotter = bound;
+    o.config_digest = config_dgst;
+    unpack_content_from_metadata(&binding, &o.content);
+    struct unpack_result res;
+    if (unpack_layers(&o, f->layers, N_LAYERS, &res, &err) < 0)
+        fail_msg("unpack: %s", err->message);
+    assert_int_equal(res.applied, N_LAYERS);
+    /* labels as containerd sets them, in the namespace's records */
+    struct content_record rec = {0};
+    assert_int_equal(metadata_content_info(mc, "ns1", f->layer_digests[2], &rec, NULL), 0);
+    assert_string_equal(labels_get(&rec.labels, "containerd.io/uncompressed"), f->diff_ids[2]);
+    content_record_clear(&rec);
+    assert_int_equal(metadata_content_info(mc, "ns1", config_dgst, &rec, NULL), 0);
+    assert_string_equal(labels_get(&rec.labels, "containerd.io/gc.ref.snapshot.overlayfs"),
+                        res.chain_id);
+    content_record_clear(&rec);
+    struct snapshot_info info = {0};
+    assert_int_equal(bound->ops->stat(bound->self, res.chain_id, &info, NULL), 0);
+    assert_string_equal(labels_get(&info.labels, "containerd.io/snapshot/test.inherited"), "yes");
+    snapshot_info_clear(&info);
+    /* another namespace does not see them */
+    struct snapshotter *other = NULL;
+    assert_int_equal(snapshots_metadata_bind(ms, "overlayfs", "ns2", NULL, &other, NULL), 0);
+    assert_int_equal(other->ops->stat(other->self, res.chain_id, &info, &err), -1);
+    assert_int_equal(err->kind, ERR_NOT_FOUND);
+    err_free(err);
+    snapshots_metadata_unbind(other);
+    snapshots_metadata_unbind(bound);
+    snapshots_metadata_free(ms);
+    metadata_content_free(mc);
+    metadata_db_close(db);
+    assert_int_equal(test_thread_count(), 1);
+}
+
 static void test_chain_id(void **state)
 {
     (void)state;
@@ -437,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_skips_existing_chain, setup_overlay, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_diff_id, setup_overlay, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_layer, setup_overlay, teardown),
+        cmocka_unit_test_setup_teardown(test_through_metadata, setup_overlay, teardown),
         cmocka_unit_test(test_chain_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -318,7 +318,9 @@ static int metadata_set_label(void *arg, const char *digest, const char *key, co
     labels_set(&one, key, value);
     _cleanup_free_ char *path = xasprintf("labels.%s", key);
     const char *paths[] = {path};
-    int rc = metadata_content_update(b->mc, b->ns, digest, &one, paths, 1, NULL, err);
+    struct content_record updated = {0};
+    int rc = metadata_content_update(b->mc, b->ns, digest, &one, paths, 1, &updated, err);
+    content_record_clear(&updated);
     labels_clear(&one);
     return rc;
 }

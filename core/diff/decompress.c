@@ -48,6 +48,8 @@ struct layer_reader {
     /* decompression on its own thread (layer_reader_start_thread) */
     struct layer_pipe *pipe;
     bool keep_inline;
+    uint8_t *borrow_buf; /* layer_reader_read_borrow without a thread */
+    size_t borrow_size;
 
     /* for the built-in sources */
     int fd;
@@ -158,6 +160,7 @@ struct layer_reader *layer_reader_free(struct layer_reader *r)
     digester_free(r->raw_digest);
     digester_free(r->plain_digest);
     free(r->in);
+    free(r->borrow_buf);
     free(r->error_message);
     free(r);
     return NULL;
@@ -418,12 +421,23 @@ static ssize_t read_inline(struct layer_reader *r, void *buf, size_t len, struct
  * space) and layer_reader_read empties. The producer runs to the end of the stream (digests
  * included) unless told to stop; its failure reaches the reader once the bytes before it are read.
  */
+#define PIPE_STEP (128 * 1024)
+
+/* decompression threads started and not yet joined */
+static size_t live_threads;
+
+size_t layer_reader_live_threads(void)
+{
+    return __atomic_load_n(&live_threads, __ATOMIC_SEQ_CST);
+}
+
 struct layer_pipe {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t readable, writable;
     uint8_t *ring;
     size_t cap, head, count;
+    size_t borrowed; /* bytes at head the reader holds (layer_reader_read_borrow) */
     bool done, stop;
     struct berth_error *error;
 };
@@ -444,6 +458,9 @@ static void *pipe_produce(void *arg)
         size_t room = tail >= p->head ? p->cap - tail : p->head - tail;
         if (room > p->cap - p->count)
             room = p->cap - p->count;
+        /* small steps, so the reader starts on the first bytes while the next ones inflate */
+        if (room > PIPE_STEP)
+            room = PIPE_STEP;
         pthread_mutex_unlock(&p->lock);
         /* only this thread writes past count, and the reader never reads there */
         ssize_t n = read_inline(r, p->ring + tail, room, &error);
@@ -488,6 +505,7 @@ int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct
         free(p);
         return err_make(err, ERR_UNKNOWN, rc, "layer reader: start decompression thread");
     }
+    __atomic_add_fetch(&live_threads, 1, __ATOMIC_SEQ_CST);
     return 0;
 }
 
@@ -501,27 +519,43 @@ bool layer_reader_kept_inline(const struct layer_reader *r)
     return r->keep_inline;
 }
 
-static ssize_t pipe_read(struct layer_pipe *p, void *buf, size_t len, struct berth_error **err)
+/* Waits for bytes; *ret_n of them are at head (contiguous), or 0 at the end or on failure. */
+static ssize_t pipe_wait(struct layer_pipe *p, size_t max, struct berth_error **err)
 {
-    pthread_mutex_lock(&p->lock);
+    if (p->borrowed) { /* the reader is done with what it borrowed last */
+        p->head = (p->head + p->borrowed) % p->cap;
+        p->count -= p->borrowed;
+        p->borrowed = 0;
+        pthread_cond_signal(&p->writable);
+    }
     while (p->count == 0 && !p->done)
         pthread_cond_wait(&p->readable, &p->lock);
     size_t n = p->count;
-    if (n > len)
-        n = len;
+    if (n > max)
+        n = max;
     if (n > p->cap - p->head)
         n = p->cap - p->head;
-    if (n > 0) {
-        memcpy(buf, p->ring + p->head, n);
-        p->head = (p->head + n) % p->cap;
-        p->count -= n;
+    if (n == 0 && p->error)
+        return err_make_raw(err, p->error->kind, p->error->message);
+    return (ssize_t)n;
+}
+
+static ssize_t pipe_read(struct layer_pipe *p, void *buf, size_t len, bool borrow, const void **ret,
+                         struct berth_error **err)
+{
+    pthread_mutex_lock(&p->lock);
+    ssize_t n = pipe_wait(p, len, err);
+    if (n > 0 && borrow) {
+        *ret = p->ring + p->head;
+        p->borrowed = (size_t)n;
+    } else if (n > 0) {
+        memcpy(buf, p->ring + p->head, (size_t)n);
+        p->head = (p->head + (size_t)n) % p->cap;
+        p->count -= (size_t)n;
         pthread_cond_signal(&p->writable);
     }
-    ssize_t rc = (ssize_t)n;
-    if (n == 0 && p->error)
-        rc = err_make_raw(err, p->error->kind, p->error->message);
     pthread_mutex_unlock(&p->lock);
-    return rc;
+    return n;
 }
 
 /* Stops the producer (wherever it is) and joins it; the reader can no longer be read. */
@@ -535,6 +569,7 @@ static void pipe_stop(struct layer_reader *r)
     pthread_cond_signal(&p->writable);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
+    __atomic_sub_fetch(&live_threads, 1, __ATOMIC_SEQ_CST);
     pthread_cond_destroy(&p->readable);
     pthread_cond_destroy(&p->writable);
     pthread_mutex_destroy(&p->lock);
@@ -547,8 +582,24 @@ static void pipe_stop(struct layer_reader *r)
 ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
 {
     if (r->pipe)
-        return pipe_read(r->pipe, buf, len, err);
+        return pipe_read(r->pipe, buf, len, false, NULL, err);
     return read_inline(r, buf, len, err);
+}
+
+ssize_t layer_reader_read_borrow(struct layer_reader *r, size_t max, const void **ret,
+                                 struct berth_error **err)
+{
+    if (r->pipe)
+        return pipe_read(r->pipe, NULL, max, true, ret, err);
+    if (max > r->borrow_size) {
+        free(r->borrow_buf);
+        r->borrow_buf = xmalloc(max);
+        r->borrow_size = max;
+    }
+    ssize_t n = read_inline(r, r->borrow_buf, max, err);
+    if (n > 0)
+        *ret = r->borrow_buf;
+    return n;
 }
 
 int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,

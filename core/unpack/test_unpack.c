@@ -1,6 +1,8 @@
 /* Tests for the in-process unpacker: real overlay and native snapshotters, layers built here. */
 #include "core/unpack/unpack.h"
 
+#include "core/diff/layer_reader.h"
+
 #include "core/diff/mounts.h"
 #include "core/diff/test_layers.h"
 #include "core/metadata/content.h"
@@ -291,7 +293,7 @@ static void check_unpacked(struct fixture *f, const struct unpack_result *res)
     _cleanup_free_ char *keys = snapshot_keys(f);
     assert_null(strstr(keys, "extract-"));
     check_tree(f, chain);
-    assert_int_equal(test_thread_count(), 1);
+    assert_int_equal(layer_reader_live_threads(), 0);
 }
 
 static void run_and_check(void **state, bool sequential, size_t read_ahead)
@@ -376,7 +378,7 @@ static void test_wrong_diff_id(void **state)
     char bottom[DIGEST_STRING_SIZE + 1];
     snprintf(bottom, sizeof(bottom), "%s\n", f->diff_ids[0]);
     assert_string_equal(keys, bottom);
-    assert_int_equal(test_thread_count(), 1);
+    assert_int_equal(layer_reader_live_threads(), 0);
     assert_null(blob_label(f, config_digest, "containerd.io/gc.ref.snapshot.overlayfs"));
 }
 
@@ -407,13 +409,13 @@ static void test_corrupt_layer(void **state)
     err = NULL;
     _cleanup_free_ char *keys = snapshot_keys(f);
     assert_null(strstr(keys, "extract-"));
-    assert_int_equal(test_thread_count(), 1);
+    assert_int_equal(layer_reader_live_threads(), 0);
     /* a missing blob, too */
     f->layers[2].digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
     assert_int_equal(unpack_layers(&o, f->layers, N_LAYERS, NULL, &err), -1);
     assert_int_equal(err->kind, ERR_NOT_FOUND);
     err_free(err);
-    assert_int_equal(test_thread_count(), 1);
+    assert_int_equal(layer_reader_live_threads(), 0);
 }
 
 /* Copies a blob of the local store into namespace ns of mc. */
@@ -499,7 +501,7 @@ static void test_through_metadata(void **state)
     snapshots_metadata_free(ms);
     metadata_content_free(mc);
     metadata_db_close(db);
-    assert_int_equal(test_thread_count(), 1);
+    assert_int_equal(layer_reader_live_threads(), 0);
 }
 
 static void test_chain_id(void **state)

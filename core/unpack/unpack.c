@@ -268,7 +268,8 @@ int unpack_layers(const struct unpack_options *o, const struct unpack_layer *lay
         rc = -1;
     for (size_t i = first; rc == 0 && i < n; i++) {
         /* layer i+1 inflates into its read-ahead while layer i is applied */
-        if (!o->sequential && i + 1 < n && !(next = stream_open(o, &layers[i + 1], ahead, err))) {
+        if (!o->sequential && !o->no_read_ahead && i + 1 < n &&
+            !(next = stream_open(o, &layers[i + 1], ahead, err))) {
             rc = -1;
             break;
         }

@@ -50,6 +50,8 @@ struct unpack_options {
      */
     bool sequential;
     size_t read_ahead;
+    /* pipelined, but the next layer waits for this one to be applied (for benchmarks) */
+    bool no_read_ahead;
     bool sync_fs;
 };
 

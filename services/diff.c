@@ -111,6 +111,8 @@ static int walking_apply(struct walking_differ *d, const char *ns, const char *m
     rc = diff_apply_mounts(d->tmp_mounts, mounts, n_mounts, in, sync_fs, NULL, err);
     if (rc == 0)
         rc = layer_reader_finish(in, ret, err);
+    /* the reader's thread calls content_source_read: stop it before looking at src.err */
+    in = layer_reader_free(in);
     if (rc < 0 && src.err && err && *err && (*err)->errno_value == src.err->errno_value)
         err_wrap(err, "read content %s: %s", digest, src.err->message);
 out:

@@ -128,6 +128,9 @@ static int apply_stream(const struct unpack_options *o, const struct unpack_laye
     int rc = diff_apply_mounts(o->tmp_mounts, dm, mounts->count, s->reader, o->sync_fs, NULL, err);
     if (rc == 0)
         rc = layer_reader_finish(s->reader, &res, err);
+    /* the reader's thread reads the blob: stop it before looking at source_err */
+    if (rc < 0)
+        s->reader = layer_reader_free(s->reader);
     if (rc < 0 && s->source_err)
         err_wrap(err, "read content %s: %s", layer->digest, s->source_err->message);
     if (rc < 0)

@@ -422,6 +422,7 @@ static ssize_t read_inline(struct layer_reader *r, void *buf, size_t len, struct
  * included) unless told to stop; its failure reaches the reader once the bytes before it are read.
  */
 #define PIPE_STEP (128 * 1024)
+#define PIPE_WAKE (512 * 1024)
 
 /* decompression threads started and not yet joined */
 static size_t live_threads;
@@ -438,6 +439,8 @@ struct layer_pipe {
     uint8_t *ring;
     size_t cap, head, count;
     size_t borrowed; /* bytes at head the reader holds (layer_reader_read_borrow) */
+    size_t wake;     /* a waiting side is woken once this much is there (or free) */
+    bool reader_waiting, writer_waiting;
     bool done, stop;
     struct berth_error *error;
 };
@@ -450,8 +453,13 @@ static void *pipe_produce(void *arg)
     bool done = false;
     pthread_mutex_lock(&p->lock);
     while (!done && !p->stop) {
-        while (p->count == p->cap && !p->stop)
-            pthread_cond_wait(&p->writable, &p->lock);
+        if (p->count == p->cap) {
+            /* full: sleep until a good part of it is free again, not for every block read */
+            p->writer_waiting = true;
+            while (p->cap - p->count < p->wake && !p->stop)
+                pthread_cond_wait(&p->writable, &p->lock);
+            p->writer_waiting = false;
+        }
         if (p->stop)
             break;
         size_t tail = (p->head + p->count) % p->cap;
@@ -469,7 +477,8 @@ static void *pipe_produce(void *arg)
             p->count += (size_t)n;
         else
             done = true;
-        pthread_cond_signal(&p->readable);
+        if (p->reader_waiting && (p->count >= p->wake || done))
+            pthread_cond_signal(&p->readable);
     }
     p->error = error;
     p->done = true;
@@ -487,6 +496,9 @@ int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct
     struct layer_pipe *p = xcalloc(1, sizeof(*p));
     p->cap = buffer_size ? buffer_size : LAYER_READER_THREAD_BUFFER;
     p->ring = xmalloc(p->cap);
+    p->wake = p->cap / 4 < PIPE_WAKE ? p->cap / 4 : PIPE_WAKE;
+    if (p->wake == 0)
+        p->wake = 1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->readable, NULL);
     pthread_cond_init(&p->writable, NULL);
@@ -519,17 +531,27 @@ bool layer_reader_kept_inline(const struct layer_reader *r)
     return r->keep_inline;
 }
 
+static void pipe_consumed(struct layer_pipe *p, size_t n)
+{
+    p->head = (p->head + n) % p->cap;
+    p->count -= n;
+    p->borrowed = 0;
+    if (p->writer_waiting && p->cap - p->count >= p->wake)
+        pthread_cond_signal(&p->writable);
+}
+
 /* Waits for bytes; *ret_n of them are at head (contiguous), or 0 at the end or on failure. */
 static ssize_t pipe_wait(struct layer_pipe *p, size_t max, struct berth_error **err)
 {
-    if (p->borrowed) { /* the reader is done with what it borrowed last */
-        p->head = (p->head + p->borrowed) % p->cap;
-        p->count -= p->borrowed;
-        p->borrowed = 0;
-        pthread_cond_signal(&p->writable);
+    if (p->borrowed) /* the reader is done with what it borrowed last */
+        pipe_consumed(p, p->borrowed);
+    if (p->count == 0 && !p->done) {
+        /* empty: sleep until a good part of it is filled, not for every block inflated */
+        p->reader_waiting = true;
+        while (p->count < p->wake && !p->done)
+            pthread_cond_wait(&p->readable, &p->lock);
+        p->reader_waiting = false;
     }
-    while (p->count == 0 && !p->done)
-        pthread_cond_wait(&p->readable, &p->lock);
     size_t n = p->count;
     if (n > max)
         n = max;
@@ -550,9 +572,7 @@ static ssize_t pipe_read(struct layer_pipe *p, void *buf, size_t len, bool borro
         p->borrowed = (size_t)n;
     } else if (n > 0) {
         memcpy(buf, p->ring + p->head, (size_t)n);
-        p->head = (p->head + (size_t)n) % p->cap;
-        p->count -= (size_t)n;
-        pthread_cond_signal(&p->writable);
+        pipe_consumed(p, (size_t)n);
     }
     pthread_mutex_unlock(&p->lock);
     return n;

@@ -93,7 +93,7 @@ static struct layer_stream *stream_open(const struct unpack_options *o,
         err_wrap(err, "failed to get reader from content store");
         return stream_close(s);
     }
-    if (layer_reader_new(blob_read, s, LAYER_GZIP_AUTO, &s->reader, err) < 0)
+    if (layer_reader_new(blob_read, s, o->gzip_backend, &s->reader, err) < 0)
         return stream_close(s);
     if (buffer == 0)
         layer_reader_keep_inline(s->reader);

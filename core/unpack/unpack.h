@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/content/content.h"
+#include "core/diff/layer_reader.h"
 #include "core/metadata/labels.h"
 #include "core/snapshots/snapshots.h"
 #include "lib/base/errors.h"
@@ -52,6 +53,8 @@ struct unpack_options {
     size_t read_ahead;
     /* pipelined, but the next layer waits for this one to be applied (for benchmarks) */
     bool no_read_ahead;
+    /* which inflater serves gzip layers (LAYER_GZIP_AUTO: igzip when built in) */
+    enum layer_gzip_backend gzip_backend;
     bool sync_fs;
 };
 

@@ -2,7 +2,8 @@
  * unpack-bench MODE WORKDIR BLOBROOT DIGEST DIFF_ID...: one unpack of the given layers from the
  * content store at BLOBROOT (an OCI layout's blobs/ works) into a fresh overlayfs snapshotter
  * under WORKDIR; prints the seconds it took. MODE: sequential, threaded (each layer inflated on
- * its own thread), pipelined (threaded, and the next layer inflated ahead). For bench/run.sh.
+ * its own thread), pipelined (threaded, and the next layer inflated ahead), each optionally with
+ * "-zlib" (zlib instead of igzip for gzip). For bench/run.sh.
  */
 #include "core/snapshots/fsutil.h"
 #include "core/snapshots/local.h"
@@ -29,11 +30,18 @@ int main(int argc, char **argv)
         return 2;
     }
     struct unpack_options o = {.snapshotter_name = "overlayfs"};
-    if (strcmp(argv[1], "sequential") == 0)
+    char mode[32];
+    snprintf(mode, sizeof(mode), "%s", argv[1]);
+    char *suffix = strchr(mode, '-');
+    if (suffix && strcmp(suffix, "-zlib") == 0) {
+        o.gzip_backend = LAYER_GZIP_ZLIB;
+        *suffix = 0;
+    }
+    if (strcmp(mode, "sequential") == 0)
         o.sequential = true;
-    else if (strcmp(argv[1], "threaded") == 0)
+    else if (strcmp(mode, "threaded") == 0)
         o.no_read_ahead = true;
-    else if (strcmp(argv[1], "pipelined") != 0)
+    else if (strcmp(mode, "pipelined") != 0)
         return fprintf(stderr, "unknown mode %s\n", argv[1]), 2;
     struct berth_error *err = NULL;
     struct content_store *store = NULL;

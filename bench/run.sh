@@ -157,6 +157,33 @@ b=$(measure unpack_round "$work/berth/berth.sock")
 c=$(measure unpack_round "$work/containerd/containerd.sock")
 row "import+unpack 3x100 MiB gzip layers, s" "$(printf %.2f "$b")" "$(printf %.2f "$c")" lower
 
+# the same layers unpacked in-process (core/unpack) into a fresh overlayfs snapshotter: each layer
+# inflated and extracted on one thread, inflated on its own thread, and that plus the next layer
+# inflated ahead while the current one is extracted
+mkdir -p "$work/big" && tar xf "$work/big.tar" -C "$work/big"
+layer_args=$(/usr/bin/python3 - "$work/big" <<'PY'
+import json, sys
+root = sys.argv[1]
+blob = lambda d: json.load(open("%s/blobs/%s" % (root, d.replace(":", "/"))))
+manifest = blob(json.load(open(root + "/index.json"))["manifests"][0]["digest"])
+diff_ids = blob(manifest["config"]["digest"])["rootfs"]["diff_ids"]
+print(" ".join("%s %s" % (l["digest"], d) for l, d in zip(manifest["layers"], diff_ids)))
+PY
+)
+for mode in sequential threaded pipelined; do
+  # shellcheck disable=SC2086 # digest and diff_id pairs
+  v=$(measure "$build/core/unpack/unpack-bench" "$mode" "$work" "$work/big" $layer_args)
+  row "in-process unpack 3x100 MiB, $mode, s" "$v" "" lower
+done
+# the same on 3x64 MiB of /usr/lib files at gzip -6, where inflating costs about as much as
+# extracting; with igzip and with zlib
+system_args=$(/usr/bin/python3 bench/make_system_layers.py "$work/system")
+for mode in sequential pipelined sequential-zlib pipelined-zlib; do
+  # shellcheck disable=SC2086
+  v=$(measure "$build/core/unpack/unpack-bench" "$mode" "$work" "$work/system" $system_args)
+  row "in-process unpack 3x64 MiB /usr/lib, $mode, s" "$v" "" lower
+done
+
 # layer decompression: ISA-L igzip against zlib, in-process (no containerd counterpart)
 speeds=$("$build/core/diff/gunzip-speed" 2>/dev/null || true)
 row "gunzip MiB/s igzip (incl. both digests)" "$(echo "$speeds" | awk '/^igzip:/ {print $2}')" "" higher

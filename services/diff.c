@@ -111,6 +111,8 @@ static int walking_apply(struct walking_differ *d, const char *ns, const char *m
     rc = diff_apply_mounts(d->tmp_mounts, mounts, n_mounts, in, sync_fs, NULL, err);
     if (rc == 0)
         rc = layer_reader_finish(in, ret, err);
+    /* the reader's thread calls content_source_read: stop it before looking at src.err */
+    in = layer_reader_free(in);
     if (rc < 0 && src.err && err && *err && (*err)->errno_value == src.err->errno_value)
         err_wrap(err, "read content %s: %s", digest, src.err->message);
 out:
@@ -292,20 +294,42 @@ static int walking_compare(struct walking_differ *d, const char *ns, const char 
     }
     struct diff_mount *lower_mounts = mounts_from(req->left, req->n_left, false);
     struct diff_mount *upper_mounts = mounts_from(req->right, req->n_right, true);
+    struct overlay_diff_plan plan = {0};
+    bool fast = diff_overlay_plan(lower_mounts, req->n_left, upper_mounts, req->n_right, &plan);
     char *lower_root = NULL, *upper_root = NULL;
     struct diff_sink sink = {0};
     struct compare_result result;
     int rc = temp_mount(d->tmp_mounts, lower_mounts, req->n_left, &lower_root, err);
-    if (rc == 0)
-        rc = temp_mount(d->tmp_mounts, upper_mounts, req->n_right, &upper_root, err);
     if (rc == 0) {
         rc = metadata_content_writer_open(d->mc, ns, ref, 0, NULL, lease, &sink.w, err);
         if (rc < 0)
             err_wrap(err, "failed to open writer");
     }
-    if (rc == 0) {
-        rc = diff_compare(lower_root, upper_root, &opts, diff_sink_write, &sink, &result, err);
-        if (rc < 0)
+    if (rc == 0 && fast) {
+        /* the snapshot's own layer read against its parent: no walk of the unchanged tree */
+        bool fallback = false;
+        rc = diff_compare_overlay(lower_root, plan.layer, plan.userxattr, &opts, diff_sink_write,
+                                  &sink, &result, &fallback, err);
+        if (rc < 0 && !fallback)
+            err_wrap(err, opts.gzip ? "failed to write compressed diff" : "failed to write diff");
+        if (rc < 0 && fallback) {
+            log_record(LOG_DEBUG, LOG_FIELDS("reason", (*err)->message),
+                       "overlay diff falls back to walking");
+            err_free(*err);
+            *err = NULL;
+            fast = false;
+            metadata_content_writer_close(sink.w);
+            sink = (struct diff_sink){0};
+            metadata_content_abort(d->mc, ns, ref, NULL);
+            rc = metadata_content_writer_open(d->mc, ns, ref, 0, NULL, lease, &sink.w, err);
+            if (rc < 0)
+                err_wrap(err, "failed to open writer");
+        }
+    }
+    if (rc == 0 && !fast) {
+        rc = temp_mount(d->tmp_mounts, upper_mounts, req->n_right, &upper_root, err);
+        if (rc == 0 && (rc = diff_compare(lower_root, upper_root, &opts, diff_sink_write, &sink,
+                                          &result, err)) < 0)
             err_wrap(err, opts.gzip ? "failed to write compressed diff" : "failed to write diff");
     }
     if (rc == 0) {
@@ -331,7 +355,9 @@ static int walking_compare(struct walking_differ *d, const char *ns, const char 
             struct labels one = {0};
             labels_set(&one, "containerd.io/uncompressed", result.uncompressed_digest);
             const char *path = "labels.containerd.io/uncompressed";
-            rc = metadata_content_update(d->mc, ns, result.digest, &one, &path, 1, NULL, err);
+            struct content_record updated = {0};
+            rc = metadata_content_update(d->mc, ns, result.digest, &one, &path, 1, &updated, err);
+            content_record_clear(&updated);
             labels_clear(&one);
             if (rc < 0)
                 err_wrap(err, "error setting uncompressed label");
@@ -349,6 +375,16 @@ static int walking_compare(struct walking_differ *d, const char *ns, const char 
     mounts_free(lower_mounts, req->n_left);
     mounts_free(upper_mounts, req->n_right);
     labels_clear(&labels);
+    overlay_diff_plan_clear(&plan);
+    if (rc == 0 && log_enabled(LOG_DEBUG)) {
+        char size[32];
+        snprintf(size, sizeof(size), "%lld", (long long)result.size);
+        log_record(LOG_DEBUG,
+                   LOG_FIELDS("digest", result.digest, "size", size, "media",
+                              opts.gzip ? DIFF_MEDIA_TYPE_LAYER_GZIP : DIFF_MEDIA_TYPE_LAYER,
+                              "path", fast ? "overlay" : "walking"),
+                   "diff created");
+    }
     if (rc == 0) {
         desc->media_type = (char *)(opts.gzip ? DIFF_MEDIA_TYPE_LAYER_GZIP : DIFF_MEDIA_TYPE_LAYER);
         memcpy(ret_digest, result.digest, DIGEST_STRING_SIZE);

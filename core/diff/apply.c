@@ -27,7 +27,6 @@ struct applier {
     struct apply_options o;
     struct layer_reader *in;
     struct berth_error *read_error; /* the reader's failure seen inside libarchive's callback */
-    uint8_t *buf;
     struct path_set *unpacked;
     struct dir_time *dirs;
     size_t n_dirs, cap_dirs;
@@ -41,12 +40,12 @@ struct applier {
 static la_ssize_t read_callback(struct archive *a, void *client, const void **buffer)
 {
     struct applier *ap = client;
-    ssize_t n = layer_reader_read(ap->in, ap->buf, READ_CHUNK, &ap->read_error);
+    /* libarchive keeps a block until its next read: the reader's own bytes will do */
+    ssize_t n = layer_reader_read_borrow(ap->in, READ_CHUNK, buffer, &ap->read_error);
     if (n < 0) {
         archive_set_error(a, EIO, "%s", ap->read_error->message);
         return -1;
     }
-    *buffer = ap->buf;
     return n;
 }
 
@@ -412,7 +411,11 @@ int diff_apply(const char *root, struct layer_reader *in, const struct apply_opt
         ap.lower_fds = xrealloc(ap.lower_fds, (ap.n_lowers + 1) * sizeof(int));
         ap.lower_fds[ap.n_lowers++] = fd;
     }
-    ap.buf = xmalloc(READ_CHUNK);
+    /* inflating on one core while this thread writes files on the other */
+    if (!layer_reader_kept_inline(in) && layer_reader_start_thread(in, 0, err) < 0) {
+        err_wrap(err, "apply layer");
+        goto out;
+    }
     ap.unpacked = path_set_new();
 
     struct archive *a = archive_read_new();
@@ -439,7 +442,6 @@ out:
         close(ap.lower_fds[i]);
     free(ap.lower_fds);
     path_set_free(ap.unpacked);
-    free(ap.buf);
     err_free(ap.read_error);
     close(ap.root_fd);
     if (rc == 0 && ret)

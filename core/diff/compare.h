@@ -47,3 +47,16 @@ int diff_compare_media_type(const char *media_type, bool *ret_gzip, struct berth
 int diff_compare(const char *lower, const char *upper, const struct compare_options *opts,
                  diff_write_fn write, void *opaque, struct compare_result *ret,
                  struct berth_error **err);
+
+/*
+ * The overlay fast path: the very layer diff_compare(lower, U) writes, where U is the overlay of
+ * `layer` over lower, read from layer (which holds exactly U's changes: 0:0 character devices for
+ * deletions, the overlay "opaque" xattr on replaced directories) and lower's tree, without walking
+ * what did not change. userxattr: the markers are user.overlay.* (else trusted.overlay.*).
+ * When layer uses what it cannot read alone (redirected directories, metacopy files, xattr
+ * whiteouts) it fails NotImplemented with *ret_fallback set, having perhaps written part of a
+ * layer: the caller starts over with diff_compare on the mounted trees.
+ */
+int diff_compare_overlay(const char *lower, const char *layer, bool userxattr,
+                         const struct compare_options *opts, diff_write_fn write, void *opaque,
+                         struct compare_result *ret, bool *ret_fallback, struct berth_error **err);

@@ -5,6 +5,7 @@
 #include "lib/base/alloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -43,6 +44,12 @@ struct layer_reader {
 #ifdef BERTH_HAVE_ISAL
     struct inflate_state *isal;
 #endif
+
+    /* decompression on its own thread (layer_reader_start_thread) */
+    struct layer_pipe *pipe;
+    bool keep_inline;
+    uint8_t *borrow_buf; /* layer_reader_read_borrow without a thread */
+    size_t borrow_size;
 
     /* for the built-in sources */
     int fd;
@@ -137,10 +144,13 @@ int layer_reader_new_memory(const void *data, size_t len, enum layer_gzip_backen
     return 0;
 }
 
+static void pipe_stop(struct layer_reader *r);
+
 struct layer_reader *layer_reader_free(struct layer_reader *r)
 {
     if (!r)
         return NULL;
+    pipe_stop(r);
     if (r->zlib_ready)
         inflateEnd(&r->zlib);
     ZSTD_freeDStream(r->zstd);
@@ -150,6 +160,7 @@ struct layer_reader *layer_reader_free(struct layer_reader *r)
     digester_free(r->raw_digest);
     digester_free(r->plain_digest);
     free(r->in);
+    free(r->borrow_buf);
     free(r->error_message);
     free(r);
     return NULL;
@@ -349,7 +360,8 @@ static ssize_t inflate_zstd(struct layer_reader *r, uint8_t *out, size_t len,
     return (ssize_t)o.pos;
 }
 
-ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
+/* The decompressing read itself: on the caller's thread, or the pipe's producer. */
+static ssize_t read_inline(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
 {
     if (r->error_message)
         return err_make_raw(err, r->error_kind, r->error_message);
@@ -402,6 +414,214 @@ ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct 
     return 0;
 }
 
+/* ---- decompression on its own thread ---- */
+
+/*
+ * A ring the producer thread fills with decompressed bytes (reading straight into its free
+ * space) and layer_reader_read empties. The producer runs to the end of the stream (digests
+ * included) unless told to stop; its failure reaches the reader once the bytes before it are read.
+ */
+#define PIPE_STEP (128 * 1024)
+#define PIPE_WAKE (512 * 1024)
+
+/* decompression threads started and not yet joined */
+static size_t live_threads;
+
+size_t layer_reader_live_threads(void)
+{
+    return __atomic_load_n(&live_threads, __ATOMIC_SEQ_CST);
+}
+
+struct layer_pipe {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t readable, writable;
+    uint8_t *ring;
+    size_t cap, head, count;
+    size_t borrowed; /* bytes at head the reader holds (layer_reader_read_borrow) */
+    size_t wake;     /* a waiting side is woken once this much is there (or free) */
+    bool reader_waiting, writer_waiting;
+    bool done, stop;
+    struct berth_error *error;
+};
+
+static void *pipe_produce(void *arg)
+{
+    struct layer_reader *r = arg;
+    struct layer_pipe *p = r->pipe;
+    struct berth_error *error = NULL;
+    bool done = false;
+    pthread_mutex_lock(&p->lock);
+    while (!done && !p->stop) {
+        if (p->count == p->cap) {
+            /* full: sleep until a good part of it is free again, not for every block read */
+            p->writer_waiting = true;
+            while (p->cap - p->count < p->wake && !p->stop)
+                pthread_cond_wait(&p->writable, &p->lock);
+            p->writer_waiting = false;
+        }
+        if (p->stop)
+            break;
+        size_t tail = (p->head + p->count) % p->cap;
+        size_t room = tail >= p->head ? p->cap - tail : p->head - tail;
+        if (room > p->cap - p->count)
+            room = p->cap - p->count;
+        /* small steps, so the reader starts on the first bytes while the next ones inflate */
+        if (room > PIPE_STEP)
+            room = PIPE_STEP;
+        pthread_mutex_unlock(&p->lock);
+        /* only this thread writes past count, and the reader never reads there */
+        ssize_t n = read_inline(r, p->ring + tail, room, &error);
+        pthread_mutex_lock(&p->lock);
+        if (n > 0)
+            p->count += (size_t)n;
+        else
+            done = true;
+        if (p->reader_waiting && (p->count >= p->wake || done))
+            pthread_cond_signal(&p->readable);
+    }
+    p->error = error;
+    p->done = true;
+    pthread_cond_signal(&p->readable);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct berth_error **err)
+{
+    if (r->pipe)
+        return 0;
+    if (r->started)
+        return err_make(err, ERR_FAILED_PRECONDITION, 0, "layer reader: already reading");
+    struct layer_pipe *p = xcalloc(1, sizeof(*p));
+    p->cap = buffer_size ? buffer_size : LAYER_READER_THREAD_BUFFER;
+    p->ring = xmalloc(p->cap);
+    p->wake = p->cap / 4 < PIPE_WAKE ? p->cap / 4 : PIPE_WAKE;
+    if (p->wake == 0)
+        p->wake = 1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->readable, NULL);
+    pthread_cond_init(&p->writable, NULL);
+    r->pipe = p;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    int rc = pthread_create(&p->thread, &attr, pipe_produce, r);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        r->pipe = NULL;
+        pthread_cond_destroy(&p->readable);
+        pthread_cond_destroy(&p->writable);
+        pthread_mutex_destroy(&p->lock);
+        free(p->ring);
+        free(p);
+        return err_make(err, ERR_UNKNOWN, rc, "layer reader: start decompression thread");
+    }
+    __atomic_add_fetch(&live_threads, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+void layer_reader_keep_inline(struct layer_reader *r)
+{
+    r->keep_inline = true;
+}
+
+bool layer_reader_kept_inline(const struct layer_reader *r)
+{
+    return r->keep_inline;
+}
+
+static void pipe_consumed(struct layer_pipe *p, size_t n)
+{
+    p->head = (p->head + n) % p->cap;
+    p->count -= n;
+    p->borrowed = 0;
+    if (p->writer_waiting && p->cap - p->count >= p->wake)
+        pthread_cond_signal(&p->writable);
+}
+
+/* Waits for bytes; *ret_n of them are at head (contiguous), or 0 at the end or on failure. */
+static ssize_t pipe_wait(struct layer_pipe *p, size_t max, struct berth_error **err)
+{
+    if (p->borrowed) /* the reader is done with what it borrowed last */
+        pipe_consumed(p, p->borrowed);
+    if (p->count == 0 && !p->done) {
+        /* empty: sleep until a good part of it is filled, not for every block inflated */
+        p->reader_waiting = true;
+        while (p->count < p->wake && !p->done)
+            pthread_cond_wait(&p->readable, &p->lock);
+        p->reader_waiting = false;
+    }
+    size_t n = p->count;
+    if (n > max)
+        n = max;
+    if (n > p->cap - p->head)
+        n = p->cap - p->head;
+    if (n == 0 && p->error)
+        return err_make_raw(err, p->error->kind, p->error->message);
+    return (ssize_t)n;
+}
+
+static ssize_t pipe_read(struct layer_pipe *p, void *buf, size_t len, bool borrow, const void **ret,
+                         struct berth_error **err)
+{
+    pthread_mutex_lock(&p->lock);
+    ssize_t n = pipe_wait(p, len, err);
+    if (n > 0 && borrow) {
+        *ret = p->ring + p->head;
+        p->borrowed = (size_t)n;
+    } else if (n > 0) {
+        memcpy(buf, p->ring + p->head, (size_t)n);
+        pipe_consumed(p, (size_t)n);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+/* Stops the producer (wherever it is) and joins it; the reader can no longer be read. */
+static void pipe_stop(struct layer_reader *r)
+{
+    struct layer_pipe *p = r->pipe;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->writable);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    __atomic_sub_fetch(&live_threads, 1, __ATOMIC_SEQ_CST);
+    pthread_cond_destroy(&p->readable);
+    pthread_cond_destroy(&p->writable);
+    pthread_mutex_destroy(&p->lock);
+    err_free(p->error);
+    free(p->ring);
+    free(p);
+    r->pipe = NULL;
+}
+
+ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct berth_error **err)
+{
+    if (r->pipe)
+        return pipe_read(r->pipe, buf, len, false, NULL, err);
+    return read_inline(r, buf, len, err);
+}
+
+ssize_t layer_reader_read_borrow(struct layer_reader *r, size_t max, const void **ret,
+                                 struct berth_error **err)
+{
+    if (r->pipe)
+        return pipe_read(r->pipe, NULL, max, true, ret, err);
+    if (max > r->borrow_size) {
+        free(r->borrow_buf);
+        r->borrow_buf = xmalloc(max);
+        r->borrow_size = max;
+    }
+    ssize_t n = read_inline(r, r->borrow_buf, max, err);
+    if (n > 0)
+        *ret = r->borrow_buf;
+    return n;
+}
+
 int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,
                         struct berth_error **err)
 {
@@ -413,6 +633,8 @@ int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,
         if (n == 0)
             break;
     }
+    /* the producer has reached the end: its digests and sizes are final once it is joined */
+    pipe_stop(r);
     struct layer_reader_result res = {.compression = r->compression,
                                       .compressed_size = r->raw_size,
                                       .uncompressed_size = r->plain_size};

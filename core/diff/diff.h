@@ -52,6 +52,8 @@ struct apply_result {
  * On failure the error names the entry and root is left partly written: the caller (the diff
  * service / snapshotter) owns root and removes it, as containerd removes a failed snapshot.
  * The stream is not drained: call layer_reader_finish afterwards to get the digests.
+ * Decompression moves to a thread of its own (layer_reader_start_thread) unless the reader has
+ * one already or was told to stay inline (layer_reader_keep_inline).
  */
 int diff_apply(const char *root, struct layer_reader *in, const struct apply_options *opts,
                struct apply_result *ret, struct berth_error **err);

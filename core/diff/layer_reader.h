@@ -61,12 +61,33 @@ static inline void layer_reader_freep(struct layer_reader **r)
  */
 ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct berth_error **err);
 /*
+ * As layer_reader_read, without a copy: *ret points at up to max bytes that stay valid until the
+ * next call on r (with a thread, they are the ring's own; the producer does not reuse them).
+ */
+ssize_t layer_reader_read_borrow(struct layer_reader *r, size_t max, const void **ret,
+                                 struct berth_error **err);
+/*
  * Reads whatever is left (tar padding after the end-of-archive blocks, trailing frames) so the
  * digests cover the whole blob, then fills *ret. A truncated or corrupt stream fails here.
  */
 int layer_reader_finish(struct layer_reader *r, struct layer_reader_result *ret,
                         struct berth_error **err);
-/* The compression seen so far (NONE until the first read). */
+/*
+ * Moves decompression (and both digests) to a thread of its own that fills a ring of
+ * buffer_size bytes (0: LAYER_READER_THREAD_BUFFER) ahead of layer_reader_read, so inflating
+ * and whatever consumes the tar run on two cores. Must come before the first read; a second call
+ * does nothing. The thread runs to the end of the stream or until layer_reader_finish /
+ * layer_reader_free, which join it; its errors reach layer_reader_read after the bytes before
+ * them.
+ */
+#define LAYER_READER_THREAD_BUFFER (4u * 1024 * 1024)
+int layer_reader_start_thread(struct layer_reader *r, size_t buffer_size, struct berth_error **err);
+/* Decompression threads started and not yet joined, in this process (for tests and dumps). */
+size_t layer_reader_live_threads(void);
+/* Marks r to decompress on the reading thread: diff_apply then starts no thread for it. */
+void layer_reader_keep_inline(struct layer_reader *r);
+bool layer_reader_kept_inline(const struct layer_reader *r);
+/* The compression seen so far (NONE until the first read; with a thread, valid after finish). */
 enum layer_compression layer_reader_compression(const struct layer_reader *r);
 /* The backend actually used for gzip: IGZIP or ZLIB. */
 enum layer_gzip_backend layer_reader_gzip_backend(const struct layer_reader *r);

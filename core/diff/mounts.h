@@ -41,3 +41,20 @@ int diff_apply_mounts(const char *tmp_parent, const struct diff_mount *mounts, s
 
 /* Whether this process runs in a user namespace (uid_map is not the identity over all ids). */
 bool diff_running_in_userns(void);
+
+/* How Diff(lower, upper) can take the overlay fast path (diff_compare_overlay). */
+struct overlay_diff_plan {
+    char *layer;    /* upper's top layer: its upperdir, or the first lowerdir of a read-only view */
+    bool userxattr; /* upper is mounted with userxattr: markers are user.overlay.* */
+};
+
+/*
+ * Whether upper is one overlay mount whose layers (upperdir, then lowerdirs) are exactly one
+ * layer over lower's (one bind mount of a directory, or one overlay mount), as the overlayfs
+ * snapshotter hands out a snapshot and its parent. Mounts it cannot read with certainty
+ * (escaped ':' in lowerdir, lowerdir+=, metacopy, redirect_dir, index, relative paths) say no.
+ */
+bool diff_overlay_plan(const struct diff_mount *lower, size_t n_lower,
+                       const struct diff_mount *upper, size_t n_upper,
+                       struct overlay_diff_plan *ret);
+void overlay_diff_plan_clear(struct overlay_diff_plan *plan);

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 static struct test_buf plain; /* ~1 MiB of compressible bytes */
+/* 0: decompress inline; else on a thread through a ring of this many bytes */
+static size_t thread_buffer;
 
 static int setup(void **state)
 {
@@ -31,6 +33,8 @@ static int read_all(const struct test_buf *in, enum layer_gzip_backend backend,
 {
     struct layer_reader *r = NULL;
     assert_int_equal(layer_reader_new_memory(in->data, in->len, backend, &r, err), 0);
+    if (thread_buffer)
+        assert_int_equal(layer_reader_start_thread(r, thread_buffer, err), 0);
     uint8_t buf[7777]; /* an odd size to cross every boundary */
     int rc = 0;
     for (;;) {
@@ -47,6 +51,8 @@ static int read_all(const struct test_buf *in, enum layer_gzip_backend backend,
     if (rc == 0)
         rc = layer_reader_finish(r, res, err);
     layer_reader_free(r);
+    assert_int_equal(layer_reader_live_threads(),
+                     0); /* finish or free joined the decompression thread */
     return rc;
 }
 
@@ -165,6 +171,62 @@ static void test_empty(void **state)
                                                  "a495991b7852b855");
 }
 
+/* The threaded reader hands over the bytes before a failure, then the failure, as inline does. */
+static void test_thread_error_after_data(void **state)
+{
+    struct test_buf gz = {0};
+    test_gzip(plain.data, plain.len, &gz);
+    struct test_buf cut = {.data = gz.data, .len = gz.len / 2};
+    size_t got[2];
+    for (int threaded = 0; threaded < 2; threaded++) {
+        thread_buffer = threaded ? 4099 : 0;
+        struct test_buf out = {0};
+        struct layer_reader_result res;
+        struct berth_error *err = NULL;
+        assert_int_equal(read_all(&cut, LAYER_GZIP_ZLIB, &out, &res, &err), -1);
+        assert_non_null(strstr(err->message, "gzip"));
+        err_free(err);
+        got[threaded] = out.len;
+        assert_true(out.len > 0);
+        assert_memory_equal(out.data, plain.data, out.len);
+        free(out.data);
+    }
+    assert_int_equal(got[0], got[1]);
+    free(gz.data);
+}
+
+/* A consumer that gives up early (a bad tar entry) frees the reader: the thread stops and joins
+ * though the stream has not ended and its ring is full. */
+static void test_thread_stopped_early(void **state)
+{
+    struct test_buf gz = {0};
+    test_gzip(plain.data, plain.len, &gz);
+    for (size_t reads = 0; reads < 3; reads++) {
+        struct layer_reader *r = NULL;
+        struct berth_error *err = NULL;
+        assert_int_equal(layer_reader_new_memory(gz.data, gz.len, LAYER_GZIP_AUTO, &r, &err), 0);
+        assert_int_equal(layer_reader_start_thread(r, 8192, &err), 0);
+        assert_int_equal(layer_reader_start_thread(r, 8192, &err), 0); /* once is enough */
+        assert_int_equal(layer_reader_live_threads(), 1);
+        uint8_t buf[1000];
+        for (size_t i = 0; i < reads; i++)
+            assert_int_equal(layer_reader_read(r, buf, sizeof(buf), &err), (ssize_t)sizeof(buf));
+        layer_reader_free(r);
+        assert_int_equal(layer_reader_live_threads(), 0);
+    }
+    /* too late once reading has begun inline */
+    struct layer_reader *r = NULL;
+    struct berth_error *err = NULL;
+    assert_int_equal(layer_reader_new_memory(gz.data, gz.len, LAYER_GZIP_AUTO, &r, &err), 0);
+    uint8_t buf[10];
+    assert_int_equal(layer_reader_read(r, buf, sizeof(buf), &err), (ssize_t)sizeof(buf));
+    assert_int_equal(layer_reader_start_thread(r, 0, &err), -1);
+    assert_int_equal(err->kind, ERR_FAILED_PRECONDITION);
+    err_free(err);
+    layer_reader_free(r);
+    free(gz.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,7 +238,15 @@ int main(void)
         cmocka_unit_test_setup(test_corrupt, setup),
         cmocka_unit_test_setup(test_empty, setup),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name("inline", tests, NULL, NULL);
+    /* again with decompression on its own thread through a small ring of odd size */
+    thread_buffer = 4099;
+    rc |= cmocka_run_group_tests_name("threaded", tests, NULL, NULL);
+    const struct CMUnitTest thread_tests[] = {
+        cmocka_unit_test_setup(test_thread_error_after_data, setup),
+        cmocka_unit_test_setup(test_thread_stopped_early, setup),
+    };
+    rc |= cmocka_run_group_tests_name("thread", thread_tests, NULL, NULL);
     free(plain.data);
     return rc;
 }

@@ -115,15 +115,28 @@ void test_raw_header(uint8_t block[512], const char *name, char typeflag, const 
 int test_apply(const char *root, const void *data, size_t len, const struct apply_options *opts,
                struct berth_error **err)
 {
+    return test_apply_inline(root, data, len, opts, false, err);
+}
+
+int test_apply_inline(const char *root, const void *data, size_t len,
+                      const struct apply_options *opts, bool keep_inline, struct berth_error **err)
+{
     struct layer_reader *r = NULL;
     if (layer_reader_new_memory(data, len, LAYER_GZIP_AUTO, &r, err) < 0)
         return -1;
+    if (keep_inline)
+        layer_reader_keep_inline(r);
     struct apply_result res;
     int rc = diff_apply(root, r, opts, &res, err);
     struct layer_reader_result lr;
     if (rc == 0)
         rc = layer_reader_finish(r, &lr, err);
     layer_reader_free(r);
+    /* whatever failed, diff_apply's decompression thread is gone with the reader */
+    if (layer_reader_live_threads() != 0) {
+        fprintf(stderr, "test_apply: a decompression thread outlived its reader\n");
+        abort();
+    }
     return rc;
 }
 

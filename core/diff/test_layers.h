@@ -45,6 +45,9 @@ void test_raw_header(uint8_t block[512], const char *name, char typeflag, const 
 /* Applies data (any compression) under root; returns diff_apply's result. */
 int test_apply(const char *root, const void *data, size_t len, const struct apply_options *opts,
                struct berth_error **err);
+/* The same, decompressing on the calling thread when keep_inline. */
+int test_apply_inline(const char *root, const void *data, size_t len,
+                      const struct apply_options *opts, bool keep_inline, struct berth_error **err);
 
 /* mkdtemp under /tmp and rm -rf. */
 char *test_mkdtemp(const char *what);

@@ -69,6 +69,15 @@ int snapshots_metadata_cleanup(struct snapshots_metadata *ms, const char *snapsh
  */
 size_t snapshots_metadata_collect_backends(struct snapshots_metadata *ms);
 
+/*
+ * The snapshotter named `snapshotter` in namespace ns as a struct snapshotter (metadata_bound.c),
+ * for in-process users such as the unpacker: its calls are the metadata layer's with ns, and
+ * lease (may be NULL) as the containerd-lease header. Release with snapshots_metadata_unbind.
+ */
+int snapshots_metadata_bind(struct snapshots_metadata *ms, const char *snapshotter, const char *ns,
+                            const char *lease, struct snapshotter **ret, struct berth_error **err);
+struct snapshotter *snapshots_metadata_unbind(struct snapshotter *sn);
+
 struct plugin_registration;
 /* io.containerd.service.v1 "snapshots-service": the layer over every loaded snapshotter. */
 extern const struct plugin_registration snapshots_service_store_plugin;

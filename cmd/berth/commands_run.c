@@ -445,8 +445,10 @@ static int image_resolve(struct cli *cli, const char *ref, const char *platform,
     struct archive_image rec = {0};
     int rc = source.image_get(source.arg, ref, &rec, err);
     archive_remote_free(remote);
-    if (rc < 0)
+    if (rc < 0) {
+        archive_image_clear(&rec);
         return -1;
+    }
     img->name = xstrdup(rec.name ? rec.name : ref);
     for (size_t i = 0; i < rec.n_labels; i++)
         label_set(&img->record_labels, rec.labels[i].key, rec.labels[i].value);
@@ -557,6 +559,7 @@ static int create_container(struct cli *cli, struct run_flags *f, const char *re
     struct oci_spec *spec = NULL;
     struct label_set labels = {0};
     Google__Protobuf__Any runtime_any = GOOGLE__PROTOBUF__ANY__INIT;
+    runtime_any.type_url = NULL; /* set (malloc'd) only when the runtime takes options */
     bool snapshot_made = false;
     int root_fd = -1;
     int rc = -1;

@@ -596,8 +596,10 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
         cli_fail("%s", err->message);
     }
     protobuf_c_message_free_unpacked(resp, NULL);
-    if (detach)
+    if (detach) {
+        task_io_detach(io);
         return 0;
+    }
     task_signals_start(cli, id, exec_id, tty);
     if (waiting)
         pthread_join(waiter, NULL);

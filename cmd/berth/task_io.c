@@ -162,6 +162,11 @@ static void close_stdin(struct task_io *io)
         protobuf_c_message_free_unpacked(resp, NULL);
 }
 
+static void close_fd(void *arg)
+{
+    close(*(int *)arg);
+}
+
 struct copy_arg {
     struct task_io *io;
     int index;
@@ -177,6 +182,7 @@ static void *copy_thread(void *arg)
     int fd = open(s->path, (s->in ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
     if (fd < 0)
         return NULL;
+    pthread_cleanup_push(close_fd, &fd);
     char buf[32 * 1024];
     int from = s->in ? s->fd : fd, to = s->in ? fd : s->fd;
     for (;;) {
@@ -186,10 +192,23 @@ static void *copy_thread(void *arg)
         if (r <= 0 || !write_all(to, buf, (size_t)r))
             break;
     }
-    close(fd);
+    pthread_cleanup_pop(1);
     if (s->in)
         close_stdin(io);
     return NULL;
+}
+
+void task_io_detach(struct task_io *io)
+{
+    /* nobody reads the output after a detach (as ctr's exit); the FIFOs stay for attach */
+    for (int i = 1; i < 3; i++) {
+        if (io->streams[i].started) {
+            pthread_cancel(io->streams[i].thread);
+            pthread_join(io->streams[i].thread, NULL);
+            io->streams[i].started = false;
+        }
+    }
+    task_io_free(io, false);
 }
 
 void task_io_start(struct task_io *io, struct cli *cli, const char *id, const char *exec_id)

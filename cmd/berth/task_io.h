@@ -39,6 +39,8 @@ void task_io_process_created(struct task_io *io);
 void task_io_wait(struct task_io *io);
 /* Unblocks copy threads still waiting for the shim to open the FIFOs (creation failed). */
 void task_io_cancel(struct task_io *io);
+/* Stops copying output and frees io, leaving the FIFOs (run -d, exec -d). */
+void task_io_detach(struct task_io *io);
 /* Removes the FIFOs and their directory (the fds stay usable) and frees io. */
 void task_io_free(struct task_io *io, bool remove_fifos);
 

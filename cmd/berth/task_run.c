@@ -297,8 +297,10 @@ int tasks_run(struct cli *cli, const char *id, const struct task_start_options *
     if (tasks_call(cli, "Start", &start.base, &T(start_response__descriptor), NULL, err) < 0)
         goto fail_delete;
     if (o->detach) {
+        task_io_detach(io); /* the FIFOs stay for tasks attach; tasks delete removes them */
+        io = NULL;
         rc = 0;
-        goto out; /* the FIFOs stay for tasks attach; tasks delete removes them */
+        goto out;
     }
     task_signals_start(cli, id, NULL, terminal);
     pthread_join(w.thread, NULL);

@@ -38,6 +38,7 @@ struct task_io {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool created;
+    int refs; /* the owner, and the stdin thread while it runs (it may outlive task_io_free) */
 };
 
 static struct task_io *io_new(void)
@@ -45,6 +46,7 @@ static struct task_io *io_new(void)
     struct task_io *io = xcalloc(1, sizeof(*io));
     pthread_mutex_init(&io->lock, NULL);
     pthread_cond_init(&io->cond, NULL);
+    io->refs = 1;
     for (int i = 0; i < 3; i++)
         io->paths[i] = xstrdup("");
     return io;
@@ -162,6 +164,23 @@ static void close_stdin(struct task_io *io)
         protobuf_c_message_free_unpacked(resp, NULL);
 }
 
+static void io_unref(struct task_io *io)
+{
+    pthread_mutex_lock(&io->lock);
+    bool last = --io->refs == 0;
+    pthread_mutex_unlock(&io->lock);
+    if (!last)
+        return;
+    for (int i = 0; i < 3; i++)
+        free(io->paths[i]);
+    free(io->dir);
+    free(io->id);
+    free(io->exec_id);
+    pthread_mutex_destroy(&io->lock);
+    pthread_cond_destroy(&io->cond);
+    free(io);
+}
+
 static void close_fd(void *arg)
 {
     close(*(int *)arg);
@@ -180,8 +199,11 @@ static void *copy_thread(void *arg)
     free(a);
     /* a blocking open waits for the shim's end, as the fifo package's does */
     int fd = open(s->path, (s->in ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        if (s->in)
+            io_unref(io);
         return NULL;
+    }
     pthread_cleanup_push(close_fd, &fd);
     char buf[32 * 1024];
     int from = s->in ? s->fd : fd, to = s->in ? fd : s->fd;
@@ -193,8 +215,10 @@ static void *copy_thread(void *arg)
             break;
     }
     pthread_cleanup_pop(1);
-    if (s->in)
+    if (s->in) {
         close_stdin(io);
+        io_unref(io);
+    }
     return NULL;
 }
 
@@ -229,8 +253,15 @@ void task_io_start(struct task_io *io, struct cli *cli, const char *id, const ch
         s->in = i == 0;
         struct copy_arg *a = xmalloc(sizeof(*a));
         *a = (struct copy_arg){io, i};
+        if (s->in) {
+            pthread_mutex_lock(&io->lock);
+            io->refs++;
+            pthread_mutex_unlock(&io->lock);
+        }
         if (pthread_create(&s->thread, NULL, copy_thread, a) != 0) {
             free(a);
+            if (s->in)
+                io_unref(io);
             continue;
         }
         s->started = true;
@@ -287,15 +318,7 @@ void task_io_free(struct task_io *io, bool remove_fifos)
                 unlink(io->paths[i]);
         rmdir(io->dir);
     }
-    /* a detached stdin thread may still use io: it stays allocated until exit */
-    if (io->dir && io->paths[0][0] && io->cli)
-        return;
-    for (int i = 0; i < 3; i++)
-        free(io->paths[i]);
-    free(io->dir);
-    free(io->id);
-    free(io->exec_id);
-    free(io);
+    io_unref(io);
 }
 
 void task_io_remove_paths(const char *id, const char *const paths[3])

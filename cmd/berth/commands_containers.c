@@ -1,6 +1,7 @@
 /* berth containers ls|info|rm|label, as ctr's containers commands. */
 #include "cmd/berth/cli.h"
 #include "cmd/berth/output.h"
+#include "cmd/berth/tasks.h"
 #include "lib/base/alloc.h"
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
@@ -508,6 +509,7 @@ static int cmd_label(struct cli *cli, int argc, char **argv)
 int cli_containers(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_command sub[] = {
+        {"create", NULL, "create container", cli_containers_create},
         {"list", "ls", "list containers", cmd_list},
         {"delete", "rm", "delete one or more existing containers", cmd_remove},
         {"del", NULL, "delete one or more existing containers", cmd_remove},

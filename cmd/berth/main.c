@@ -1,5 +1,6 @@
 /* berth: the command-line client, with ctr's global flags and command tree. */
 #include "cmd/berth/cli.h"
+#include "cmd/berth/tasks.h"
 #include "lib/base/alloc.h"
 #include "lib/base/log.h"
 #include "lib/rpc/grpc_client.h"
@@ -25,6 +26,10 @@ static const struct cli_command commands[] = {
     {"snapshots", "snapshot", "manage snapshots", cli_snapshots},
     {"namespaces", "ns", "manage namespaces", cli_namespaces},
     {"plugins", "plugin", "provides information about the daemon's plugins", cli_plugins},
+    {"run", NULL, "run a container", cli_run},
+    {"tasks", "t", "manage tasks", cli_tasks},
+    {"task", NULL, "manage tasks", cli_tasks},
+    {"c", NULL, "manage containers", cli_containers},
     {"version", NULL, "print the client and server versions", cli_version},
 };
 

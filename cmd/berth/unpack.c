@@ -497,3 +497,44 @@ int unpack_image(struct cli *cli, const char *snapshotter, const char *lease,
     archive_remote_free(remote);
     return rc;
 }
+
+int unpack_image_config(struct cli *cli, const struct archive_descriptor *target,
+                        const struct platform_matcher *matcher, struct json_object **ret_config,
+                        char ret_chain[DIGEST_STRING_SIZE], struct berth_error **err)
+{
+    struct archive_remote *remote = archive_remote_new(cli, NULL, IMPORT_NAMING_CLIENT);
+    struct export_source source = archive_remote_source(remote);
+    struct manifest_walk w = {.source = &source, .matcher = matcher};
+    char **diff_ids = NULL;
+    size_t n_diff_ids = 0;
+    int rc = walk(&w, target, 0, err);
+    if (rc == 0 && !w.manifest)
+        rc =
+            err_make(err, ERR_NOT_FOUND, 0, "no match for platform in manifest %s", target->digest);
+    if (rc == 0)
+        rc = archive_json_string_array(archive_json_member(w.config, "rootfs"), "diff_ids",
+                                       "Image.rootfs.diff_ids", &diff_ids, &n_diff_ids, err);
+    if (rc == 0)
+        rc = chain_of(diff_ids, n_diff_ids, ret_chain, err);
+    if (rc == 0)
+        *ret_config = steal_ptr(w.config);
+    archive_strv_free(diff_ids, n_diff_ids);
+    archive_descriptors_free(w.manifest, w.n_manifest);
+    if (w.config)
+        json_object_put(w.config);
+    archive_remote_free(remote);
+    return rc;
+}
+
+int unpack_snapshot_exists(struct cli *cli, const char *snapshotter, const char *key,
+                           struct berth_error **err)
+{
+    return snapshot_stat(cli, snapshotter, key, err);
+}
+
+int unpack_call(struct cli *cli, const char *lease, const char *service, const char *method,
+                const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                ProtobufCMessage **ret, struct berth_error **err)
+{
+    return call(cli, lease, service, method, req, resp_desc, ret, err);
+}

@@ -19,6 +19,23 @@ int unpack_image(struct cli *cli, const char *snapshotter, const char *lease,
                  const struct archive_descriptor *target, const struct platform_matcher *matcher,
                  char ret_chain[DIGEST_STRING_SIZE], struct berth_error **err);
 
+/*
+ * The image config (json-c document, put it) of the manifest of `target` matching `matcher`,
+ * and the chain ID of all its layers (the snapshot an unpacked image ends in).
+ */
+struct json_object;
+int unpack_image_config(struct cli *cli, const struct archive_descriptor *target,
+                        const struct platform_matcher *matcher, struct json_object **ret_config,
+                        char ret_chain[DIGEST_STRING_SIZE], struct berth_error **err);
+/* One unary call with the CLI's namespace and, when `lease` is given, that lease; ret may be NULL.
+ */
+int unpack_call(struct cli *cli, const char *lease, const char *service, const char *method,
+                const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                ProtobufCMessage **ret, struct berth_error **err);
+/* 1 when the snapshot `key` exists, 0 when not, -1 on error. */
+int unpack_snapshot_exists(struct cli *cli, const char *snapshotter, const char *key,
+                           struct berth_error **err);
+
 /* client.getSnapshotter's name: `name`, else $CONTAINERD_SNAPSHOTTER, else overlayfs. */
 const char *unpack_snapshotter_name(const char *name);
 

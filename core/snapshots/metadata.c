@@ -8,19 +8,41 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 struct snapshots_metadata {
     struct metadata_db *db;
     struct snapshotter **backends;
     size_t n_backends;
+    /*
+     * Backend snapshots are made before (prepare) or beside (commit) the record that names them.
+     * Those steps hold this shared until the record is written; collecting unreferenced backend
+     * snapshots holds it exclusively, so it never takes one whose record is on its way
+     * (containerd's metadata snapshotter serialises them the same way).
+     */
+    pthread_rwlock_t backend_lock;
 };
 
 struct snapshots_metadata *snapshots_metadata_new(struct metadata_db *db)
 {
     struct snapshots_metadata *ms = xcalloc(1, sizeof(*ms));
     ms->db = db;
+    pthread_rwlock_init(&ms->backend_lock, NULL);
     return ms;
+}
+
+void snapshots_metadata_backend_lock(struct snapshots_metadata *ms, bool exclusive)
+{
+    if (exclusive)
+        pthread_rwlock_wrlock(&ms->backend_lock);
+    else
+        pthread_rwlock_rdlock(&ms->backend_lock);
+}
+
+void snapshots_metadata_backend_unlock(struct snapshots_metadata *ms)
+{
+    pthread_rwlock_unlock(&ms->backend_lock);
 }
 
 void snapshots_metadata_free(struct snapshots_metadata *ms)
@@ -28,6 +50,7 @@ void snapshots_metadata_free(struct snapshots_metadata *ms)
     if (!ms)
         return;
     free(ms->backends);
+    pthread_rwlock_destroy(&ms->backend_lock);
     free(ms);
 }
 
@@ -286,7 +309,8 @@ int snapshots_metadata_prepare(struct snapshots_metadata *ms, const char *sn, co
         return -1;
     }
 
-    /* the backend snapshot, outside any metadata transaction */
+    /* the backend snapshot, outside any metadata transaction but never beside a collection */
+    snapshots_metadata_backend_lock(ms, false);
     struct labels inherited = {0};
     snapshot_labels_inherited(labels, &inherited);
     struct mount_list mounts = {0};
@@ -294,6 +318,7 @@ int snapshots_metadata_prepare(struct snapshots_metadata *ms, const char *sn, co
                                                     &mounts, err);
     labels_clear(&inherited);
     if (r < 0) {
+        snapshots_metadata_backend_unlock(ms);
         record_clear(&p);
         return -1;
     }
@@ -331,7 +356,9 @@ int snapshots_metadata_prepare(struct snapshots_metadata *ms, const char *sn, co
         r = put(&t, ns, sn, key, &rec, err);
     labels_clear(&rec.labels);
     record_clear(&p);
-    if ((t.txn ? finish(&t, r, err) : -1) < 0) {
+    r = t.txn ? finish(&t, r, err) : -1;
+    snapshots_metadata_backend_unlock(ms);
+    if (r < 0) {
         struct berth_error *e = NULL;
         if (b->ops->remove(b->self, bkey, &e) < 0 || b->ops->cleanup(b->self, &e) < 0) {
             log_record(LOG_ERROR, LOG_FIELDS("snapshotter", sn, "key", bkey, "error", e->message),
@@ -520,6 +547,7 @@ int snapshots_metadata_commit(struct snapshots_metadata *ms, const char *sn, con
         if (r == 0)
             r = leases_add_resource_txn(&t, ns, lease, type, name, err);
     }
+    snapshots_metadata_backend_lock(ms, false);
     if (r == 0) {
         /* inside the transaction, as containerd does, so a failed commit changes nothing */
         struct labels inherited = {0};
@@ -529,7 +557,9 @@ int snapshots_metadata_commit(struct snapshots_metadata *ms, const char *sn, con
     }
     labels_clear(&rec.labels);
     record_clear(&active);
-    return finish(&t, r, err);
+    r = finish(&t, r, err);
+    snapshots_metadata_backend_unlock(ms);
+    return r;
 }
 
 static void remove_backend(struct snapshotter *b, const char *sn, const char *bkey)

@@ -68,6 +68,9 @@ int snapshots_metadata_cleanup(struct snapshots_metadata *ms, const char *snapsh
  * first) and then unreferenced directories. Returns the number removed.
  */
 size_t snapshots_metadata_collect_backends(struct snapshots_metadata *ms);
+/* Shared: a backend snapshot is being made with its record; exclusive: collecting backends. */
+void snapshots_metadata_backend_lock(struct snapshots_metadata *ms, bool exclusive);
+void snapshots_metadata_backend_unlock(struct snapshots_metadata *ms);
 
 /*
  * The snapshotter named `snapshotter` in namespace ns as a struct snapshotter (metadata_bound.c),

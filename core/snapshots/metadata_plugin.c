@@ -74,6 +74,7 @@ size_t snapshots_metadata_collect_backends(struct snapshots_metadata *ms)
         const char *sn = snapshots_metadata_backend_name(ms, i);
         struct snapshotter *b = snapshots_metadata_backend(ms, sn);
         struct key_set keep = {0};
+        snapshots_metadata_backend_lock(ms, true);
         referenced_keys(db, sn, &keep);
         /* children before parents: repeat while something could be removed */
         for (bool progress = true; progress;) {
@@ -92,7 +93,9 @@ size_t snapshots_metadata_collect_backends(struct snapshots_metadata *ms)
         }
         key_set_clear(&keep);
         struct berth_error *e = NULL;
-        if (b->ops->cleanup(b->self, &e) < 0) {
+        int cleaned = b->ops->cleanup(b->self, &e);
+        snapshots_metadata_backend_unlock(ms);
+        if (cleaned < 0) {
             log_record(LOG_WARN, LOG_FIELDS("snapshotter", sn, "error", e->message),
                        "snapshot cleanup failed");
             err_free(e);

@@ -658,6 +658,7 @@ int cli_tasks(struct cli *cli, int argc, char **argv)
         {"exec", NULL, "Execute additional processes in an existing container", cmd_exec},
         {"list", "ls", "List tasks", cmd_list},
         {"kill", NULL, "Signal a container (default: SIGTERM)", cmd_kill},
+        {"metrics", "metric", "Get a single data point of metrics for a task", tasks_metrics},
         {"pause", NULL, "Pause an existing container", cmd_pause},
         {"ps", NULL, "List processes for container", cmd_ps},
         {"resume", NULL, "Resume a paused container", cmd_resume},

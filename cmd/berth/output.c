@@ -2,9 +2,11 @@
 #include "cmd/berth/output.h"
 #include "lib/base/alloc.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void strbuf_add(struct strbuf *b, const char *s, size_t n)
@@ -224,6 +226,60 @@ static void put_base64(struct strbuf *b, const uint8_t *p, size_t n)
 
 static void put_message(struct strbuf *b, const ProtobufCMessage *m, const char *indent, int depth);
 
+/*
+ * A float as encoding/json writes it: the shortest digits that read back as the same value,
+ * in plain decimal notation unless the magnitude is below 1e-6 or from 1e21 on ("1e-07" becomes
+ * "1e-7"). Go refuses NaN and infinities; they come out as null here.
+ */
+static void put_go_float(struct strbuf *b, double v, bool single)
+{
+    if (isnan(v) || isinf(v)) {
+        strbuf_puts(b, "null");
+        return;
+    }
+    char e[40];
+    for (int precision = 0; precision <= 17; precision++) {
+        snprintf(e, sizeof(e), "%.*e", precision, v);
+        if (single ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v)
+            break;
+    }
+    double a = fabs(v);
+    double low = 1e-6, high = 1e21;
+    if (single ? (a != 0 && ((float)a < (float)low || (float)a >= (float)high))
+               : (a != 0 && (a < low || a >= high))) {
+        size_t n = strlen(e);
+        if (n >= 4 && e[n - 4] == 'e' && e[n - 3] == '-' && e[n - 2] == '0')
+            memmove(e + n - 2, e + n - 1, 2);
+        strbuf_puts(b, e);
+        return;
+    }
+    /* e is [-]d[.ddd]e(+|-)xx: rewrite its digits in positional notation */
+    const char *p = e;
+    if (*p == '-') {
+        strbuf_puts(b, "-");
+        p++;
+    }
+    char digits[24];
+    size_t nd = 0;
+    for (; *p != 'e'; p++)
+        if (*p != '.' && nd < sizeof(digits))
+            digits[nd++] = *p;
+    int exponent = atoi(p + 1);
+    if (exponent < 0) {
+        strbuf_puts(b, "0.");
+        for (int i = -1; i > exponent; i--)
+            strbuf_puts(b, "0");
+        strbuf_add(b, digits, nd);
+        return;
+    }
+    for (int i = 0; i <= exponent; i++)
+        strbuf_add(b, (size_t)i < nd ? &digits[i] : "0", 1);
+    if ((size_t)exponent + 1 < nd) {
+        strbuf_puts(b, ".");
+        strbuf_add(b, digits + exponent + 1, nd - (size_t)exponent - 1);
+    }
+}
+
 /* One scalar or message value at p (a pointer into the message struct). */
 static void put_value(struct strbuf *b, const ProtobufCFieldDescriptor *f, const void *p,
                       const char *indent, int depth)
@@ -249,10 +305,10 @@ static void put_value(struct strbuf *b, const ProtobufCFieldDescriptor *f, const
         strbuf_printf(b, "%llu", (unsigned long long)*(const uint64_t *)p);
         break;
     case PROTOBUF_C_TYPE_FLOAT:
-        strbuf_printf(b, "%g", (double)*(const float *)p);
+        put_go_float(b, *(const float *)p, true);
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
-        strbuf_printf(b, "%g", *(const double *)p);
+        put_go_float(b, *(const double *)p, false);
         break;
     case PROTOBUF_C_TYPE_BOOL:
         strbuf_puts(b, *(const protobuf_c_boolean *)p ? "true" : "false");

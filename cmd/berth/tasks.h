@@ -22,6 +22,9 @@ int tasks_open_rootfs(struct cli *cli, const char *snapshotter, const char *key,
 /* ctr's signal.ParseSignal: "SIGKILL", "KILL" or a number. -1 if unknown. */
 int tasks_parse_signal(const char *text);
 
+/* `berth tasks metrics` (commands_task_metrics.c) */
+int tasks_metrics(struct cli *cli, int argc, char **argv);
+
 int cli_tasks(struct cli *cli, int argc, char **argv);
 int cli_run(struct cli *cli, int argc, char **argv);
 int cli_containers_create(struct cli *cli, int argc, char **argv);

@@ -6,6 +6,7 @@
 
 #include "containerd/services/containers/v1/containers.pb-c.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
+#include "containerd/services/tasks/v1/tasks.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/field_mask.pb-c.h"
 
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #define CONTAINERS "containerd.services.containers.v1.Containers"
+#define TASKS      "containerd.services.tasks.v1.Tasks"
 #define CTR(x)     containerd__services__containers__v1__##x
 #define INIT(x)    CONTAINERD__SERVICES__CONTAINERS__V1__##x##__INIT
 
@@ -134,26 +136,12 @@ static void put_any(struct strbuf *b, const Google__Protobuf__Any *a, int depth)
     strbuf_puts(b, "}");
 }
 
-/* Go's time.Time in JSON: RFC 3339 with the nanoseconds' trailing zeros trimmed, in UTC. */
+/* Go's time.Time in JSON, in UTC; an absent timestamp is Go's zero time. */
 static void put_time(struct strbuf *b, const Google__Protobuf__Timestamp *ts)
 {
-    time_t secs = ts ? (time_t)ts->seconds : -62135596800; /* Go's zero time */
-    int32_t nanos = ts ? ts->nanos : 0;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char when[64];
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    strbuf_printf(b, "\"%s", when);
-    if (nanos > 0) {
-        char frac[16];
-        snprintf(frac, sizeof(frac), "%09d", nanos);
-        size_t n = strlen(frac);
-        while (n > 0 && frac[n - 1] == '0')
-            n--;
-        strbuf_puts(b, ".");
-        strbuf_add(b, frac, n);
-    }
-    strbuf_puts(b, "Z\"");
+    strbuf_puts(b, "\"");
+    go_time(b, ts ? ts->seconds : -62135596800, ts ? ts->nanos : 0, true);
+    strbuf_puts(b, "\"");
 }
 
 static int compare_labels(const void *a, const void *b)
@@ -389,7 +377,47 @@ static int remove_snapshot(struct cli *cli, const PbContainer *m, struct berth_e
     return 0;
 }
 
-/* ctr's deleteContainer without tasks: the snapshot first (unless kept), then the record. */
+/* Tasks/Get of the container's task: NULL with *err set when it fails (NotFound: no task). */
+static Containerd__Services__Tasks__V1__GetResponse *get_task(struct cli *cli, const char *id,
+                                                              struct berth_error **err)
+{
+    Containerd__Services__Tasks__V1__GetRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
+    req.container_id = (char *)id;
+    req.exec_id = "";
+    struct rpc_call_options opts = cli_call_options(cli);
+    ProtobufCMessage *resp = NULL;
+    if (rpc_channel_unary(cli_channel(cli), TASKS, "Get", &req.base,
+                          &containerd__services__tasks__v1__get_response__descriptor, &resp, &opts,
+                          err) < 0)
+        return NULL;
+    return (Containerd__Services__Tasks__V1__GetResponse *)resp;
+}
+
+/*
+ * ctr's Status of a task as its %v prints it: {running 0 0001-01-01 00:00:00 +0000 UTC}; an
+ * absent exit time is the Unix epoch (protobuf's AsTime of nil).
+ */
+static char *task_status_text(const Containerd__V1__Types__Process *p)
+{
+    static const char *const names[] = {"unknown", "created", "running",
+                                        "stopped", "paused",  "pausing"};
+    int status = p ? (int)p->status : 0;
+    struct strbuf b = {0};
+    strbuf_printf(&b, "{%s %u ",
+                  status >= 0 && status < (int)ARRAY_SIZE(names) ? names[status] : "unknown",
+                  p ? p->exit_status : 0);
+    const Google__Protobuf__Timestamp *at = p ? p->exited_at : NULL;
+    go_time(&b, at ? at->seconds : 0, at ? at->nanos : 0, false);
+    strbuf_puts(&b, "}");
+    return b.data;
+}
+
+/*
+ * ctr's deleteContainer: a task that is stopped or only created is deleted first (with its
+ * FIFOs), any other refused; then container.Delete, which insists there is no task left, removes
+ * the snapshot (unless kept) and the record.
+ */
 static int delete_container(struct cli *cli, const char *id, bool keep_snapshot,
                             struct berth_error **err)
 {
@@ -400,6 +428,38 @@ static int delete_container(struct cli *cli, const char *id, bool keep_snapshot,
     if (rpc_channel_unary(cli_channel(cli), CONTAINERS, "Get", &get.base,
                           &CTR(get_container_response__descriptor), &got, &opts, err) < 0)
         return -1;
+
+    struct berth_error *task_err = NULL;
+    Containerd__Services__Tasks__V1__GetResponse *task = get_task(cli, id, &task_err);
+    if (task) {
+        int status = task->process ? (int)task->process->status : 0;
+        if (status != CONTAINERD__V1__TYPES__STATUS__STOPPED &&
+            status != CONTAINERD__V1__TYPES__STATUS__CREATED) {
+            _cleanup_free_ char *text = task_status_text(task->process);
+            _cleanup_free_ char *message =
+                xasprintf("cannot delete a non stopped container: %s", text);
+            protobuf_c_message_free_unpacked(&task->base, NULL);
+            protobuf_c_message_free_unpacked(got, NULL);
+            /* ctr's own error, without a class word */
+            return err_make_raw(err, ERR_FAILED_PRECONDITION, message);
+        }
+        protobuf_c_message_free_unpacked(&task->base, NULL);
+        uint32_t exit_status;
+        if (tasks_delete(cli, id, "", false, &exit_status, err) < 0) {
+            protobuf_c_message_free_unpacked(got, NULL);
+            return -1;
+        }
+        /* container.Delete: a task that is back (or never went) keeps the container */
+        task = get_task(cli, id, &task_err);
+        if (task) {
+            protobuf_c_message_free_unpacked(&task->base, NULL);
+            protobuf_c_message_free_unpacked(got, NULL);
+            return err_make(err, ERR_FAILED_PRECONDITION, 0, "cannot delete running task %s", id);
+        }
+    }
+    /* a failing Tasks/Get (NotFound or otherwise) counts as no task, as in ctr */
+    err_free(task_err);
+
     const PbContainer *m =
         ((Containerd__Services__Containers__V1__GetContainerResponse *)got)->container;
     int r = m && !keep_snapshot ? remove_snapshot(cli, m, err) : 0;

@@ -314,9 +314,19 @@ static int wait_exit(struct cli *cli, const char *id, const char *exec_id, uint3
     return 0;
 }
 
-/* process.Delete: a running process is refused unless forced (SIGKILL, wait, delete). */
-static int delete_process(struct cli *cli, const char *id, const char *exec_id, bool force,
-                          uint32_t *ret_status, struct berth_error **err)
+static const char *status_lower(int s)
+{
+    static const char *const names[] = {"unknown", "created", "running",
+                                        "stopped", "paused",  "pausing"};
+    return s >= 0 && s < (int)ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+/*
+ * ctr's task.Delete and process.Delete: a task must be stopped (or created without a pid), an
+ * exec must not be running, paused or pausing; unless forced (SIGKILL, wait), they are refused.
+ */
+int tasks_delete(struct cli *cli, const char *id, const char *exec_id, bool force,
+                 uint32_t *ret_status, struct berth_error **err)
 {
     struct rpc_call_options opts = cli_call_options(cli);
     Containerd__Services__Tasks__V1__GetRequest get = TINIT(GET_REQUEST);
@@ -327,6 +337,7 @@ static int delete_process(struct cli *cli, const char *id, const char *exec_id, 
                           (ProtobufCMessage **)&got, &opts, err) < 0)
         return -1;
     int status = got->process ? (int)got->process->status : 0;
+    uint32_t pid = got->process ? got->process->pid : 0;
     const char *paths[3] = {got->process ? got->process->stdin : NULL,
                             got->process ? got->process->stdout : NULL,
                             got->process ? got->process->stderr : NULL};
@@ -334,13 +345,20 @@ static int delete_process(struct cli *cli, const char *id, const char *exec_id, 
     for (int i = 0; i < 3; i++)
         saved[i] = paths[i] ? xstrdup(paths[i]) : NULL;
     protobuf_c_message_free_unpacked(&got->base, NULL);
+    bool live;
+    if (*exec_id)
+        live = status == CONTAINERD__V1__TYPES__STATUS__RUNNING ||
+               status == CONTAINERD__V1__TYPES__STATUS__PAUSED ||
+               status == CONTAINERD__V1__TYPES__STATUS__PAUSING;
+    else
+        live = status != CONTAINERD__V1__TYPES__STATUS__STOPPED &&
+               status != CONTAINERD__V1__TYPES__STATUS__UNKNOWN &&
+               !(status == CONTAINERD__V1__TYPES__STATUS__CREATED && pid == 0);
     int rc = 0;
-    if (status != CONTAINERD__V1__TYPES__STATUS__STOPPED &&
-        status != CONTAINERD__V1__TYPES__STATUS__CREATED) {
+    if (live) {
         if (!force) {
-            rc = err_make(
-                err, ERR_FAILED_PRECONDITION, 0, "task must be stopped before deletion: %s",
-                status == CONTAINERD__V1__TYPES__STATUS__RUNNING ? "running" : status_name(status));
+            rc = err_make(err, ERR_FAILED_PRECONDITION, 0, "%s must be stopped before deletion: %s",
+                          *exec_id ? "process" : "task", status_lower(status));
         } else {
             Containerd__Services__Tasks__V1__KillRequest k = TINIT(KILL_REQUEST);
             k.container_id = (char *)id;
@@ -403,13 +421,13 @@ static int cmd_delete(struct cli *cli, int argc, char **argv)
     if (*exec_id) {
         const char *id = first_arg(argc, argv);
         protobuf_c_message_free_unpacked(&load_container(cli, id)->base, NULL);
-        if (delete_process(cli, id, exec_id, force, &status, &err) < 0)
+        if (tasks_delete(cli, id, exec_id, force, &status, &err) < 0)
             cli_fail("%s", err->message);
         return (int)status;
     }
     char *first_error = NULL;
     for (int i = optind; i < argc; i++) {
-        if (delete_process(cli, argv[i], "", force, &status, &err) < 0) {
+        if (tasks_delete(cli, argv[i], "", force, &status, &err) < 0) {
             fprintf(stderr, "berth: unable to delete %s: %s\n", argv[i], err->message);
             if (!first_error)
                 first_error = xstrdup(err->message);
@@ -590,7 +608,7 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
                           &T(start_response__descriptor), &resp, &opts, &err) < 0) {
         uint32_t ignored_status;
         struct berth_error *ignored = NULL;
-        if (delete_process(cli, id, exec_id, true, &ignored_status, &ignored) < 0)
+        if (tasks_delete(cli, id, exec_id, true, &ignored_status, &ignored) < 0)
             err_free(ignored);
         task_io_cancel(io);
         cli_fail("%s", err->message);
@@ -606,7 +624,7 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
     task_io_wait(io);
     uint32_t deleted;
     struct berth_error *ignored = NULL;
-    if (delete_process(cli, id, exec_id, false, &deleted, &ignored) < 0)
+    if (tasks_delete(cli, id, exec_id, false, &deleted, &ignored) < 0)
         err_free(ignored);
     task_io_free(io, true);
     if (waiting && w.rc < 0)

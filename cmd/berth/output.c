@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void strbuf_add(struct strbuf *b, const char *s, size_t n)
 {
@@ -105,6 +106,29 @@ void units_human_duration(struct strbuf *b, int64_t ns)
         strbuf_printf(b, "%lld months", (long long)(hours / 24 / 30));
     else
         strbuf_printf(b, "%lld years", (long long)(ns / 3600000000000LL / 24 / 365));
+}
+
+/* ---- time ---- */
+
+void go_time(struct strbuf *b, int64_t seconds, int32_t nanos, bool rfc3339)
+{
+    time_t secs = (time_t)seconds;
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        memset(&tm, 0, sizeof(tm));
+    /* %04d: strftime's %Y would print year 1 as "1" */
+    strbuf_printf(b, "%04d-%02d-%02d%c%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  rfc3339 ? 'T' : ' ', tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (nanos > 0 && nanos < 1000000000) {
+        char frac[16];
+        snprintf(frac, sizeof(frac), "%09d", (int)nanos);
+        size_t n = strlen(frac);
+        while (n > 0 && frac[n - 1] == '0')
+            n--;
+        strbuf_puts(b, ".");
+        strbuf_add(b, frac, n);
+    }
+    strbuf_puts(b, rfc3339 ? "Z" : " +0000 UTC");
 }
 
 /* ---- tables ---- */

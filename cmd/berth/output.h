@@ -34,6 +34,12 @@ void units_human_size(struct strbuf *b, double size);
 void units_human_duration(struct strbuf *b, int64_t ns);
 
 /*
+ * A UTC instant as Go prints a time.Time: "2006-01-02 15:04:05.999999999 +0000 UTC" (String) or,
+ * with rfc3339, "2006-01-02T15:04:05.999999999Z" (its JSON); trailing zeros of the fraction go.
+ */
+void go_time(struct strbuf *b, int64_t seconds, int32_t nanos, bool rfc3339);
+
+/*
  * A protobuf message as Go's encoding/json renders the struct protoc-gen-go generates for it:
  * proto field names, empty fields omitted, maps as objects, bytes as base64, 64-bit ints as
  * numbers. indent NULL gives one line; otherwise MarshalIndent with that indent.

@@ -19,6 +19,14 @@ int tasks_run(struct cli *cli, const char *id, const struct task_start_options *
 int tasks_open_rootfs(struct cli *cli, const char *snapshotter, const char *key,
                       struct berth_error **err);
 
+/*
+ * ctr's task.Delete (exec_id "") or process.Delete with cio.Load: refused unless stopped (a
+ * created task only without a pid) or forced (SIGKILL, wait); then Tasks/Delete or DeleteProcess
+ * and the task's FIFOs removed. *ret_status is the exit status.
+ */
+int tasks_delete(struct cli *cli, const char *id, const char *exec_id, bool force,
+                 uint32_t *ret_status, struct berth_error **err);
+
 /* ctr's signal.ParseSignal: "SIGKILL", "KILL" or a number. -1 if unknown. */
 int tasks_parse_signal(const char *text);
 

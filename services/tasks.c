@@ -64,6 +64,16 @@ static int send_empty(struct rpc_call *call, struct berth_error **err)
     return rpc_call_send(call, &resp.base, err);
 }
 
+/*
+ * containerd passes a shim's exit time through time.Time and back, so its replies always carry
+ * one: a shim that sent none gives the Unix epoch (an empty Timestamp), never an absent field.
+ */
+static Google__Protobuf__Timestamp *exit_time(Google__Protobuf__Timestamp *from,
+                                              Google__Protobuf__Timestamp *epoch)
+{
+    return from ? from : epoch;
+}
+
 /* A shim call whose reply is Empty; the client gets Empty too. */
 static int forward_empty(struct rpc_call *call, struct shim *shim, const char *method,
                          const ProtobufCMessage *req, struct berth_error **err)
@@ -214,7 +224,8 @@ static int send_delete_response(struct rpc_call *call, const char *id, const T3(
     out.id = (char *)id;
     out.pid = d->pid;
     out.exit_status = d->exit_status;
-    out.exited_at = d->exited_at;
+    Google__Protobuf__Timestamp epoch = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    out.exited_at = exit_time(d->exited_at, &epoch);
     return rpc_call_send(call, &out.base, err);
 }
 
@@ -300,8 +311,9 @@ static PbProcess *process_state(struct pb_arena *a, struct shim *shim, struct rp
     p->stderr = pb_arena_strdup(a, st->stderr);
     p->terminal = st->terminal;
     p->exit_status = st->exit_status;
+    /* always set, the epoch when the shim sent none (see exit_time) */
+    p->exited_at = pb_arena_message(a, &google__protobuf__timestamp__descriptor);
     if (st->exited_at) {
-        p->exited_at = pb_arena_message(a, &google__protobuf__timestamp__descriptor);
         p->exited_at->seconds = st->exited_at->seconds;
         p->exited_at->nanos = st->exited_at->nanos;
     }
@@ -616,7 +628,8 @@ static int wait_task(struct rpc_call *call, const ProtobufCMessage *request, voi
     T3(WaitResponse) *w = (T3(WaitResponse) *)resp;
     SVC(WaitResponse) out = CONTAINERD__SERVICES__TASKS__V1__WAIT_RESPONSE__INIT;
     out.exit_status = w->exit_status;
-    out.exited_at = w->exited_at;
+    Google__Protobuf__Timestamp epoch = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    out.exited_at = exit_time(w->exited_at, &epoch);
     r = rpc_call_send(call, &out.base, err);
     protobuf_c_message_free_unpacked(resp, NULL);
     return r;

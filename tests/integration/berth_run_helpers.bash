@@ -1,6 +1,6 @@
-# Helpers for berth_run.bats: a daemon to run containers on, in its own temporary directory.
-# BERTH_RUN_DAEMON picks it: "containerd" (Debian's stock daemon, the default while berthd has no
-# Tasks service) or "berthd".
+# Helpers for berth_run_common.bash: a daemon to run containers on, in its own temporary
+# directory. BERTH_RUN_DAEMON picks it: "containerd" (Debian's stock daemon, the default of
+# berth_run.bats) or "berthd" (what berth_run_berthd.bats sets).
 
 BERTH_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BERTH_BUILD="${BERTH_BUILD_DIR:-$BERTH_SRC/build}"

@@ -104,7 +104,8 @@ int unmount_recursive(const char *path, struct berth_error **err)
     }
     free(line);
     fclose(f);
-    qsort(targets, n, sizeof(*targets), by_length_desc);
+    if (n > 1) /* qsort takes no NULL array, even empty (UBSan) */
+        qsort(targets, n, sizeof(*targets), by_length_desc);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         /* a mount stacked several times shows once per layer; unmount until it is gone */

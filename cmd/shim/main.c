@@ -363,6 +363,7 @@ static void serve_setup(void *arg)
     struct shim *sh = shim_global;
     struct berth_error *err = NULL;
     events_init(sh);
+    shim_cgroups_init();
     struct rpc_registry *registry = rpc_registry_new();
     rpc_registry_add(registry, &shim_task_service_v2);
     rpc_registry_add(registry, &shim_task_service_v3);

@@ -101,3 +101,60 @@ teardown_file() {
   run bash -c "'$SHIM_BIN' -info </dev/null | grep -a -c 'io.containerd.runc.v2'"
   [ "$output" -ge 1 ]
 }
+
+# Waits (bounded) until the events file has a line matching the pattern.
+wait_event() { # file pattern
+  local i
+  for i in $(seq 1 100); do
+    grep -q -- "$2" "$1" && return 0
+    sleep 0.1
+  done
+  cat "$1" >&2
+  return 1
+}
+
+@test "shim: task metrics from the container's cgroup, as a table and as json" {
+  c run -d --runtime "$RUNTIME" "$IMAGE" met1 sleep 1000
+  run c task metrics met1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"met1"* ]]
+  [[ "$output" =~ pids.current[[:space:]]+1 ]]
+  [[ "$output" =~ memory.usage_in_bytes[[:space:]]+[1-9][0-9]* ]]
+  [[ "$output" =~ cpuacct.usage[[:space:]]+[1-9][0-9]* ]]
+  run c task metrics --format json met1
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | jq -r '.pids.current')" = 1 ]
+  [ "$(echo "$output" | jq -r '.memory.usage.usage > 0')" = true ]
+  # the limit set at run time is the one reported
+  c run -d --runtime "$RUNTIME" --memory-limit 33554432 "$IMAGE" met2 sleep 1000
+  run c task metrics --format json met2
+  [ "$(echo "$output" | jq -r '.memory.usage.limit')" = 33554432 ]
+  c task kill -s KILL met1
+  c task kill -s KILL met2
+  for i in $(seq 1 50); do
+    [ "$(c task ls | grep -c 'met[12].*STOPPED')" -eq 2 ] && break
+    sleep 0.1
+  done
+  # a stopped task that is not deleted still has its cgroup
+  run c task metrics met1
+  [ "$status" -eq 0 ]
+  c task rm met1
+  c task rm met2
+  c c rm met1 met2
+}
+
+@test "shim: an OOM kill in the container is published as /tasks/oom before its exit" {
+  local ev="$SHIM_DIR/oom-events.txt"
+  c events >"$ev" 2>&1 &
+  local epid=$!
+  sleep 0.5
+  run c run --rm --runtime "$RUNTIME" --memory-limit 16777216 "$IMAGE" oom1 \
+    sh -c 'x=$(head -c 64m /dev/zero | tr "\\0" a)'
+  [ "$status" -eq 137 ]
+  wait_event "$ev" '/tasks/delete.*"oom1"'
+  kill "$epid"
+  grep -q '/tasks/oom.*"container_id":"oom1"' "$ev"
+  # containerd's order: the OOM before the exit of the task it killed
+  topics=$(grep -o '/tasks/[a-z-]*' "$ev" | tr '\n' ' ')
+  [[ "$topics" == *"/tasks/oom /tasks/exit"* ]]
+}

@@ -54,7 +54,8 @@ teardown_file() {
   run script -qec "ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE tty1 busybox tty" /dev/null
   [ "$status" -eq 0 ]
   [[ "$output" == *"/dev/pts/0"* ]]
-  run script -qec "stty cols 77 rows 21; ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE tty2 sh -c 'while [ \"\$(busybox stty size)\" = \"0 0\" ]; do sleep 0.1; done; busybox stty size'" /dev/null
+  # busybox stty fails on a 0x0 terminal (ctr sets the size just after start): wait for a size
+  run script -qec "stty cols 77 rows 21; ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE tty2 sh -c 'until busybox stty size 2>/dev/null | grep -qv \"^0 0\"; do sleep 0.1; done; busybox stty size'" /dev/null
   [ "$status" -eq 0 ]
   [[ "$output" == *"21 77"* ]]
 }
@@ -157,4 +158,21 @@ wait_event() { # file pattern
   # containerd's order: the OOM before the exit of the task it killed
   topics=$(grep -o '/tasks/[a-z-]*' "$ev" | tr '\n' ' ')
   [[ "$topics" == *"/tasks/oom /tasks/exit"* ]]
+}
+
+@test "shim: run -t output is byte for byte Debian's Go shim's (the ^@ is script's stdin EOF)" {
+  [ -x /usr/bin/containerd-shim-runc-v2 ] || skip "Debian's containerd-shim-runc-v2 is missing"
+  # script sends the pty's EOF character when its stdin ends; ctr's raw terminal passes it on as
+  # a NUL that the container's terminal echoes as "^@". Same bytes with either shim.
+  local ours go
+  ours=$(script -qec "ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE nul1 echo hi" /dev/null </dev/null | od -An -c)
+  go=$(script -qec "ctr -a $SHIM_DIR/c.sock run -t --rm --runtime io.containerd.runc.v2 $IMAGE nul$$ echo hi" /dev/null </dev/null | od -An -c)
+  [ "$ours" = "$go" ]
+  # with stdin held open nothing precedes the container's output
+  exec 5< <(exec sleep 60)
+  local holder=$!
+  ours=$(script -qec "ctr -a $SHIM_DIR/c.sock run -t --rm --runtime $RUNTIME $IMAGE nul2 echo hi" /dev/null <&5 | od -An -c)
+  kill "$holder"
+  exec 5<&-
+  [ "$(echo $ours)" = 'h i \r \r \n' ]
 }

@@ -99,8 +99,47 @@ teardown_file() {
   run "$SHIM_BIN" -v
   [ "$status" -eq 0 ]
   [[ "$output" == *Version* ]]
-  run bash -c "'$SHIM_BIN' -info </dev/null | grep -a -c 'io.containerd.runc.v2'"
-  [ "$output" -ge 1 ]
+  local proto="$BERTH_SRC/proto" info="$SHIM_DIR/info.bin"
+  # RuntimeInfo as containerd 2.0's runc shim fills it: name (1), version (2), features (4); no
+  # options (3) without options on stdin, never annotations (5)
+  "$SHIM_BIN" -info </dev/null >"$info"
+  run protoc -I"$proto" --decode=containerd.types.RuntimeInfo containerd/types/introspection.proto <"$info"
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c '^[a-z]')" -eq 3 ]
+  [[ "${lines[0]}" == 'name: "io.containerd.runc.v2"' ]]
+  echo "$output" | grep -q '^version {'
+  echo "$output" | grep -q '^features {'
+  echo "$output" | grep -q 'type_url: "types.containerd.io/opencontainers/runtime-spec/1/features/Features"'
+  # the features are runc's own, as compact JSON
+  protoc --decode_raw <"$info" | grep -q 'ociVersionMax'
+  local raw
+  raw=$(protoc --decode_raw <"$info" | sed -n '/^4 {/,/^}/p' | grep '^  2: ' | sed 's/^  2: //')
+  [[ "$raw" == '"{\"ociVersionMin\":'* ]]
+  # runc.v1.Options on stdin are echoed back (type containerd.runc.v1.Options)
+  local opts="$SHIM_DIR/opts.bin" optsany="$SHIM_DIR/optsany.bin"
+  echo 'binary_name: "runc" root: "/run/x"' |
+    protoc -I"$proto" --encode=containerd.runc.v1.Options containerd/types/runc/options/oci.proto >"$opts"
+  printf 'type_url: "containerd.runc.v1.Options" value: "%s"' "$(od -An -v -to1 "$opts" | tr -d '\n' | sed 's/ /\\/g')" |
+    protoc -I"$proto" --encode=google.protobuf.Any google/protobuf/any.proto >"$optsany"
+  "$SHIM_BIN" -info <"$optsany" >"$info"
+  run protoc -I"$proto" --decode=containerd.types.RuntimeInfo containerd/types/introspection.proto <"$info"
+  [ "$(echo "$output" | grep -c '^[a-z]')" -eq 4 ]
+  echo "$output" | grep -q 'type_url: "containerd.runc.v1.Options"'
+  echo "$output" | grep -q '/run/x'
+  # a BinaryName that does not exist fails as the reference does
+  echo 'binary_name: "no-such-runtime"' |
+    protoc -I"$proto" --encode=containerd.runc.v1.Options containerd/types/runc/options/oci.proto >"$opts"
+  printf 'type_url: "containerd.runc.v1.Options" value: "%s"' "$(od -An -v -to1 "$opts" | tr -d '\n' | sed 's/ /\\/g')" |
+    protoc -I"$proto" --encode=google.protobuf.Any google/protobuf/any.proto >"$optsany"
+  run "$SHIM_BIN" -info <"$optsany"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'failed to look up the path of "no-such-runtime"'* ]]
+  # options of another type are refused
+  echo 'type_url: "x.Other" value: "abc"' |
+    protoc -I"$proto" --encode=google.protobuf.Any google/protobuf/any.proto >"$optsany"
+  run "$SHIM_BIN" -info <"$optsany"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"invalid type"* ]]
 }
 
 # Waits (bounded) until the events file has a line matching the pattern.

@@ -102,6 +102,7 @@ struct child_spec {
     const int *extra; /* become fds 3, 4, ... */
     int n_extra;
     const char *const *env; /* added to the environment ("K=V"), NULL-terminated, may be NULL */
+    bool env_only;          /* env is the whole environment */
     bool setsid;
 };
 pid_t child_spawn(const struct child_spec *spec, struct berth_error **err);

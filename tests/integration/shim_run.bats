@@ -215,3 +215,122 @@ wait_event() { # file pattern
   exec 5<&-
   [ "$(echo $ours)" = 'h i \r \r \n' ]
 }
+
+# Waits (bounded) until the task is gone from `ctr task ls`.
+wait_task_gone() { # id
+  local i
+  for i in $(seq 1 100); do
+    c task ls -q | grep -qx "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+@test "shim: --log-uri file:// appends stdout and stderr to the file" {
+  local log="$SHIM_DIR/logs/sub/file1.log"
+  c run -d --runtime "$RUNTIME" --log-uri "file://$log" "$IMAGE" file1 \
+    sh -c 'echo to-out; echo to-err >&2'
+  for i in $(seq 1 100); do [ "$(grep -c to- "$log" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+  grep -qx to-out "$log"
+  grep -qx to-err "$log"
+  for i in $(seq 1 50); do c task ls | grep -q "file1.*STOPPED" && break; sleep 0.1; done
+  c task rm file1
+  c c rm file1
+  # a second container appends to the same file
+  c run -d --runtime "$RUNTIME" --log-uri "file://$log" "$IMAGE" file2 echo to-again
+  for i in $(seq 1 100); do grep -q to-again "$log" && break; sleep 0.1; done
+  [ "$(wc -l <"$log")" -eq 3 ]
+  [ "$(head -1 "$log" | cut -c1-3)" = to- ]
+  for i in $(seq 1 50); do c task ls | grep -q "file2.*STOPPED" && break; sleep 0.1; done
+  c task rm file2
+  c c rm file2
+}
+
+@test "shim: --log-uri binary:// runs the logger with fds 3/4, its args and only its two variables" {
+  local out="$SHIM_DIR/binlog"
+  mkdir -p "$out"
+  cat >"$SHIM_DIR/logger" <<'SH'
+#!/bin/bash
+# args: dir <dir>; fd 3 stdout, fd 4 stderr, fd 5 closed to say ready
+dir="$2"
+env | sort >"$dir/env"
+echo "$@" >"$dir/args"
+exec 5>&-
+cat <&3 >"$dir/stdout" &
+cat <&4 >"$dir/stderr" &
+wait
+touch "$dir/done"
+SH
+  chmod +x "$SHIM_DIR/logger"
+  c run -d --runtime "$RUNTIME" --log-uri "binary://$SHIM_DIR/logger?dir=$out" "$IMAGE" bin1 \
+    sh -c 'echo to-out; echo to-err >&2'
+  for i in $(seq 1 100); do [ -e "$out/done" ] && break; sleep 0.1; done
+  [ -e "$out/done" ]
+  [ "$(cat "$out/stdout")" = to-out ]
+  [ "$(cat "$out/stderr")" = to-err ]
+  [ "$(cat "$out/args")" = "dir $out" ]
+  grep -qx "CONTAINER_ID=bin1" "$out/env"
+  grep -qx "CONTAINER_NAMESPACE=default" "$out/env"
+  # the reference sets no other variable (bash adds PWD, SHLVL and _ itself)
+  [ -z "$(grep -v -E '^(CONTAINER_ID|CONTAINER_NAMESPACE|PWD|SHLVL|_)=' "$out/env")" ]
+  for i in $(seq 1 50); do c task ls | grep -q "bin1.*STOPPED" && break; sleep 0.1; done
+  c task rm bin1
+  c c rm bin1
+}
+
+@test "shim: containers of one io.containerd.runc.v2.group share one shim, which exits after the last" {
+  [ -z "$(shim_pids)" ]
+  c run -d --runtime "$RUNTIME" --annotation io.containerd.runc.v2.group=grp1 "$IMAGE" g1 sleep 1000
+  c run -d --runtime "$RUNTIME" --annotation io.containerd.runc.v2.group=grp1 "$IMAGE" g2 sleep 1000
+  [ "$(shim_pids | wc -l)" -eq 1 ]
+  local shim
+  shim=$(shim_pids)
+  # both containers are children of that one shim
+  [ "$(ps -o pid= --ppid "$shim" | wc -l)" -eq 2 ]
+  # a container outside the group gets its own
+  c run -d --runtime "$RUNTIME" "$IMAGE" g3 sleep 1000
+  [ "$(shim_pids | wc -l)" -eq 2 ]
+  c task kill -s KILL g3
+  c task kill -s KILL g1
+  for i in $(seq 1 50); do [ "$(c task ls | grep -c 'g[13].*STOPPED')" -eq 2 ] && break; sleep 0.1; done
+  c task rm g1
+  c c rm g1
+  c task rm g3
+  c c rm g3
+  for i in $(seq 1 50); do [ "$(shim_pids | wc -l)" -eq 1 ] && break; sleep 0.1; done
+  # g2 still served by the same shim
+  [ "$(shim_pids)" = "$shim" ]
+  run c task exec --exec-id x g2 echo still-here
+  [ "$output" = still-here ]
+  c task kill -s KILL g2
+  for i in $(seq 1 50); do c task ls | grep -q "g2.*STOPPED" && break; sleep 0.1; done
+  c task rm g2
+  c c rm g2
+  for i in $(seq 1 50); do kill -0 "$shim" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$shim" 2>/dev/null
+  [ -z "$(find "$SHIM_DIR/state/s" -type s 2>/dev/null)" ]
+}
+
+@test "shim: a SIGKILLed shim is cleaned up by the delete action (container killed, bundle removed, /tasks/exit)" {
+  local ev="$SHIM_DIR/kill-events.txt"
+  c run -d --runtime "$RUNTIME" "$IMAGE" k1 sleep 1000
+  local cpid shim bundle="$SHIM_DIR/state/io.containerd.runtime.v2.task/default/k1"
+  cpid=$(c task ls | awk '$1 == "k1" {print $2}')
+  shim=$(shim_pids)
+  [ -n "$cpid" ] && [ -n "$shim" ]
+  [ -d "$bundle" ]
+  c events >"$ev" 2>&1 &
+  local epid=$!
+  sleep 0.5
+  kill -KILL "$shim"
+  wait_task_gone k1
+  wait_event "$ev" '/tasks/exit.*"k1"'
+  kill "$epid"
+  # the container's process is gone (runc delete --force), so is the bundle and its mount
+  for i in $(seq 1 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$cpid" 2>/dev/null
+  [ ! -e "$bundle" ]
+  ! grep -q " $bundle/rootfs " /proc/self/mountinfo
+  grep -q '"exit_status":137' "$ev"
+  c c rm k1
+}

@@ -334,3 +334,27 @@ SH
   grep -q '"exit_status":137' "$ev"
   c c rm k1
 }
+
+@test "shim: a long-lived shim's fds do not grow with execs, metrics, ps and pause/resume" {
+  c run -d --runtime "$RUNTIME" "$IMAGE" long1 sleep 1000
+  local shim
+  shim=$(shim_pids)
+  c task exec --exec-id warm long1 true
+  c task metrics long1 >/dev/null
+  local before after i
+  before=$(ls /proc/"$shim"/fd | wc -l)
+  for i in $(seq 1 40); do
+    c task exec --exec-id "x$i" long1 sh -c 'echo out; echo err >&2' >/dev/null 2>&1
+    c task metrics long1 >/dev/null
+    c task ps long1 >/dev/null
+  done
+  for i in $(seq 1 5); do c task pause long1; c task resume long1; done
+  after=$(ls /proc/"$shim"/fd | wc -l)
+  [ "$before" -eq "$after" ] || { ls -l /proc/"$shim"/fd >&2; false; }
+  # no exec state is left in the bundle
+  [ -z "$(ls "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/long1" | grep -E '^x[0-9]+\.(pid|process\.json)$')" ]
+  c task kill -s KILL long1
+  for i in $(seq 1 50); do c task ls | grep -q "long1.*STOPPED" && break; sleep 0.1; done
+  c task rm long1
+  c c rm long1
+}

@@ -28,6 +28,9 @@ void runc_ignore(void *arg, const char *out, size_t len, const struct berth_erro
 #define TASK_HANDLER(name)                                                                         \
     int name(struct rpc_call *call, const ProtobufCMessage *msg, void *data,                       \
              struct berth_error **err)
+TASK_HANDLER(task_state);
+TASK_HANDLER(task_wait);
+TASK_HANDLER(task_connect);
 TASK_HANDLER(task_pids);
 TASK_HANDLER(task_pause);
 TASK_HANDLER(task_resume);

@@ -1,6 +1,6 @@
 /*
- * The task service's runc-driven operations besides the lifecycle: Pids, Pause, Resume, Update,
- * Checkpoint, Kill, Exec, ResizePty, CloseIO.
+ * The task service's calls besides the lifecycle: State, Wait, Connect, and the runc-driven Pids,
+ * Pause, Resume, Update, Checkpoint, Kill, Exec, ResizePty, CloseIO.
  */
 #include "cmd/shim/task.h"
 #include "cmd/shim/util.h"
@@ -415,4 +415,75 @@ int task_close_io(struct rpc_call *call, const ProtobufCMessage *msg, void *data
     if (r->stdin)
         pio_close_stdin(p->io);
     return reply_empty(call, err);
+}
+
+/* ---- State ---- */
+
+int task_state(struct rpc_call *call, const ProtobufCMessage *msg, void *data,
+               struct berth_error **err)
+{
+    const T(StateRequest) *r = (const void *)msg;
+    struct container *c;
+    struct process *p;
+    if (get_container(r->id, &c, err) < 0 || get_process(c, r->exec_id, &p, err) < 0)
+        return -1;
+    static const Containerd__V1__Types__Status map[] = {
+        [PROC_CREATED] = CONTAINERD__V1__TYPES__STATUS__CREATED,
+        [PROC_RUNNING] = CONTAINERD__V1__TYPES__STATUS__RUNNING,
+        [PROC_PAUSED] = CONTAINERD__V1__TYPES__STATUS__PAUSED,
+        [PROC_STOPPED] = CONTAINERD__V1__TYPES__STATUS__STOPPED,
+        [PROC_DELETED] = CONTAINERD__V1__TYPES__STATUS__UNKNOWN,
+    };
+    T(StateResponse) resp = CONTAINERD__TASK__V3__STATE_RESPONSE__INIT;
+    Google__Protobuf__Timestamp ts;
+    resp.id = p->id;
+    resp.bundle = c->bundle;
+    resp.pid = (uint32_t)p->pid;
+    resp.status = map[p->exited ? PROC_STOPPED : p->state];
+    resp.stdin = p->stdin_path;
+    resp.stdout = p->stdout_path;
+    resp.stderr = p->stderr_path;
+    resp.terminal = p->terminal;
+    resp.exit_status = (uint32_t)p->exit_status;
+    if (p->exited)
+        resp.exited_at = ts_of(&ts, &p->exited_at);
+    resp.exec_id = p->is_init ? "" : p->id;
+    return send_reply(call, &resp.base, err);
+}
+
+/* ---- Wait, Connect ---- */
+
+int task_wait(struct rpc_call *call, const ProtobufCMessage *msg, void *data,
+              struct berth_error **err)
+{
+    const T(WaitRequest) *r = (const void *)msg;
+    struct container *c;
+    struct process *p;
+    if (get_container(r->id, &c, err) < 0 || get_process(c, r->exec_id, &p, err) < 0)
+        return -1;
+    bool published = p->exited && !p->exit_held && !(p->is_init && c->init_exit_waiting);
+    if (published) {
+        Google__Protobuf__Timestamp ts;
+        T(WaitResponse) resp = CONTAINERD__TASK__V3__WAIT_RESPONSE__INIT;
+        resp.exit_status = (uint32_t)p->exit_status;
+        resp.exited_at = ts_of(&ts, &p->exited_at);
+        return send_reply(call, &resp.base, err);
+    }
+    struct waiter *w = xcalloc(1, sizeof(*w));
+    w->call = call;
+    rpc_call_ref(call);
+    w->next = p->waiters;
+    p->waiters = w;
+    return RPC_DEFERRED;
+}
+
+int task_connect(struct rpc_call *call, const ProtobufCMessage *msg, void *data,
+                 struct berth_error **err)
+{
+    const T(ConnectRequest) *r = (const void *)msg;
+    struct container *c = container_find(r->id);
+    T(ConnectResponse) resp = CONTAINERD__TASK__V3__CONNECT_RESPONSE__INIT;
+    resp.shim_pid = (uint32_t)getpid();
+    resp.task_pid = c && c->init ? (uint32_t)c->init->pid : 0;
+    return send_reply(call, &resp.base, err);
 }

@@ -24,4 +24,5 @@ setup() { tasks_setup; }
 @test "berth shim: a killed shim is cleaned up, exit and delete published" { check_dead_shim; }
 @test "berth shim: 10 containers survive a SIGKILL of berthd" { check_restart_survival; }
 @test "berth shim: errors" { check_errors; }
+@test "berth shim: an OOM kill is published as /tasks/oom" { check_oom; }
 @test "berth shim: 200 run --rm cycles leave nothing behind" { check_cycles 200; }

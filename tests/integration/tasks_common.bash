@@ -240,3 +240,20 @@ check_cycles() { # count
   fds=$(ls /proc/"$(berthd_pid)"/fd | wc -l)
   [ "$fds" -lt 64 ] || { ls -l /proc/"$(berthd_pid)"/fd >&2; return 1; }
 }
+
+check_oom() {
+  local ev="$BERTH_DIR/oom-events.txt"
+  ctr events >"$ev" 2>&1 3>&- &
+  local epid=$!
+  sleep 0.3
+  run crun --rm --memory-limit 16777216 "$IMAGE" "${PFX}oom" sh -c 'x=$(head -c 64m /dev/zero | tr "\\0" a)'
+  [ "$status" -eq 137 ]
+  local i
+  for i in $(seq 1 100); do
+    grep -q "/tasks/delete.*\"${PFX}oom\"" "$ev" && break
+    sleep 0.05
+  done
+  kill "$epid"
+  grep -q "/tasks/oom.*\"container_id\":\"${PFX}oom\"" "$ev" || { cat "$ev" >&2; return 1; }
+  assert_no_task_leftovers
+}

@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   bats python3 python3-grpcio python3-protobuf
-  containerd runc busybox-static
+  containerd runc busybox-static jq
 )
 
 want=("${build_pkgs[@]}")

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- flags ---- */
 
@@ -386,4 +388,47 @@ bool shim_safe_name(const char *s)
         if (*s == '/' || (unsigned char)*s < 0x20)
             return false;
     return true;
+}
+
+/* ---- executables, JSON ---- */
+
+char *shim_look_path(const char *name, const char *path_env)
+{
+    if (!name || !*name)
+        return NULL;
+    if (strchr(name, '/'))
+        return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
+    /* Go's exec.LookPath: an empty PATH entry is the current directory */
+    const char *p = path_env ? path_env : "";
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        char *f = len ? xasprintf("%.*s/%s", (int)len, p, name) : xasprintf("./%s", name);
+        struct stat st;
+        if (stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, X_OK) == 0)
+            return f;
+        free(f);
+        if (!colon)
+            return NULL;
+        p = colon + 1;
+    }
+}
+
+char *shim_json_compact(const char *data, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    if (len > INT32_MAX)
+        len = 0;
+    struct json_object *root = json_tokener_parse_ex(tok, data, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    while (end < len && memchr(" \t\r\n", data[end], 4))
+        end++;
+    char *out = NULL;
+    if (root && jerr == json_tokener_success && end == len)
+        out = xstrdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+    return out;
 }

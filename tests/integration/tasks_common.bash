@@ -137,7 +137,7 @@ check_tty() {
 
 check_events_order() {
   local ev="$BERTH_DIR/events.txt"
-  ctr events >"$ev" 2>&1 3>&- &
+  "$CTR" --address "$BERTH_SOCK" events >"$ev" 2>&1 3>&- &
   local epid=$!
   sleep 0.3
   crun --rm "$IMAGE" "${PFX}ev" true
@@ -187,7 +187,7 @@ check_dead_shim() {
   local ev="$BERTH_DIR/dead-events.txt"
   crun -d "$IMAGE" "$id" sleep 1000
   wait_status "$id" RUNNING
-  ctr events >"$ev" 2>&1 3>&- &
+  "$CTR" --address "$BERTH_SOCK" events >"$ev" 2>&1 3>&- &
   local epid=$!
   sleep 0.3
   local shim
@@ -243,7 +243,7 @@ check_cycles() { # count
 
 check_oom() {
   local ev="$BERTH_DIR/oom-events.txt"
-  ctr events >"$ev" 2>&1 3>&- &
+  "$CTR" --address "$BERTH_SOCK" events >"$ev" 2>&1 3>&- &
   local epid=$!
   sleep 0.3
   run crun --rm --memory-limit 16777216 "$IMAGE" "${PFX}oom" sh -c 'x=$(head -c 64m /dev/zero | tr "\\0" a)'

@@ -1,6 +1,7 @@
 /* Pure helpers of the shim: flags, socket and state paths, group ids, stdio URIs. */
 #include "cmd/shim/util.h"
 #include "lib/base/alloc.h"
+#include "lib/base/gopath.h"
 #include "lib/rpc/unix_socket.h"
 
 #include <json-c/json.h>
@@ -143,43 +144,7 @@ void shim_sha256_hex(const void *data, size_t len, char out[65])
 
 char *shim_path_clean(const char *path)
 {
-    if (!*path)
-        return xstrdup(".");
-    bool rooted = path[0] == '/';
-    size_t n = strlen(path);
-    char *out = xmalloc(n + 2);
-    size_t w = 0, dotdot = 0; /* dotdot: where ".." may no longer backtrack */
-    if (rooted)
-        out[w++] = '/', dotdot = 1;
-    for (size_t r = 0; r < n;) {
-        if (path[r] == '/') {
-            r++;
-        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
-            r++;
-        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
-            r += 2;
-            if (w > dotdot) {
-                w--;
-                while (w > dotdot && out[w] != '/')
-                    w--;
-            } else if (!rooted) {
-                if (w > 0)
-                    out[w++] = '/';
-                out[w++] = '.';
-                out[w++] = '.';
-                dotdot = w;
-            }
-        } else {
-            if ((rooted && w != 1) || (!rooted && w != 0))
-                out[w++] = '/';
-            while (r < n && path[r] != '/')
-                out[w++] = path[r++];
-        }
-    }
-    if (w == 0)
-        out[w++] = '.';
-    out[w] = '\0';
-    return out;
+    return go_path_clean(path, strlen(path));
 }
 
 char *shim_state_dir_from_bundle(const char *bundle)

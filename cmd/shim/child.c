@@ -83,6 +83,12 @@ pid_t child_spawn(const struct child_spec *spec, struct berth_error **err)
     }
     if (spec->cwd && chdir(spec->cwd) < 0)
         _exit(127);
+    if (spec->env_only) {
+        static const char *const none[] = {NULL};
+        execvpe(spec->argv[0], (char *const *)spec->argv,
+                (char *const *)(spec->env ? spec->env : none));
+        _exit(127);
+    }
     for (int i = 0; i < n_env; i++)
         putenv((char *)spec->env[i]);
     execvp(spec->argv[0], (char *const *)spec->argv);

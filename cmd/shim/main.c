@@ -262,75 +262,117 @@ static int action_delete(const struct shim_flags *f)
     return 0;
 }
 
-static int action_info(void)
+/* `<runtime> features` output, compacted as the reference re-encodes it; NULL when it fails. */
+static char *runtime_features(const char *binary)
 {
-    struct berth_error *err = NULL;
-    Google__Protobuf__Any *any = read_options_any();
-    struct runc_options o;
-    runc_options_defaults(&o, NULL, "default");
-    if (any && runc_options_from_any(&o, &any->value, any->type_url, &err) < 0) {
-        google__protobuf__any__free_unpacked(any, NULL);
-        return fail("info", err);
-    }
-    const char *args[] = {"features", NULL};
-    _cleanup_free_ char *features = NULL;
-    /* runc features needs no root or log: run it bare */
-    char *const argv[] = {o.binary, "features", NULL};
-    (void)args;
+    char *const argv[] = {(char *)binary, "features", NULL};
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
-        return fail("pipe", NULL);
+        return NULL;
+    struct berth_error *err = NULL;
     struct child_spec cs = {.argv = (const char *const *)argv, .fds = {-1, fds[1], -1}};
     pid_t pid = child_spawn(&cs, &err);
     close(fds[1]);
     if (pid < 0) {
+        err_free(err);
         close(fds[0]);
-        return fail("run runtime features", err);
+        return NULL;
     }
     size_t cap = 8192, len = 0;
-    features = xmalloc(cap);
-    ssize_t n;
-    while ((n = read(fds[0], features + len, cap - len)) != 0) {
+    _cleanup_free_ char *out = xmalloc(cap);
+    bool too_big = false;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MAX_STDIN) {
+                too_big = true;
+                break;
+            }
+            out = xrealloc(out, cap *= 2);
+        }
+        ssize_t n = read(fds[0], out + len, cap - len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (n <= 0)
             break;
         len += (size_t)n;
-        if (len == cap && cap < MAX_STDIN)
-            features = xrealloc(features, cap *= 2);
-        else if (len == cap)
-            break;
     }
     close(fds[0]);
-    int st;
+    int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        runc_options_clear(&o);
-        if (any)
-            google__protobuf__any__free_unpacked(any, NULL);
-        return fail("info", (err_make(&err, ERR_UNKNOWN, 0, "%s features failed", argv[0]), err));
-    }
+    if (too_big || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return NULL;
+    return shim_json_compact(out, len);
+}
+
+/* Writes the RuntimeInfo to stdout. */
+static int print_info(const Containerd__Runc__V1__Options *opts, struct berth_error **err)
+{
+    const char *binary =
+        opts && opts->binary_name && *opts->binary_name ? opts->binary_name : "runc";
+    _cleanup_free_ char *abs = shim_look_path(binary, getenv("PATH"));
+    if (!abs)
+        return err_make(err, ERR_NOT_FOUND, 0, "failed to look up the path of \"%s\"", binary);
+    _cleanup_free_ char *features = runtime_features(abs);
+
     Containerd__Types__RuntimeVersion version = CONTAINERD__TYPES__RUNTIME_VERSION__INIT;
     version.version = BERTH_VERSION;
     version.revision = BERTH_REVISION;
-    Google__Protobuf__Any fany = GOOGLE__PROTOBUF__ANY__INIT;
-    fany.type_url = "types.containerd.io/opencontainers/runtime-spec/1/features/Features";
-    fany.value.data = (uint8_t *)features;
-    fany.value.len = len;
     Containerd__Types__RuntimeInfo info = CONTAINERD__TYPES__RUNTIME_INFO__INIT;
     info.name = "io.containerd.runc.v2";
     info.version = &version;
-    info.options = any;
-    info.features = &fany;
-    size_t plen = containerd__types__runtime_info__get_packed_size(&info);
-    _cleanup_free_ uint8_t *buf = xmalloc(plen + 1);
+    _cleanup_free_ uint8_t *opts_bytes = NULL;
+    Google__Protobuf__Any oany = GOOGLE__PROTOBUF__ANY__INIT;
+    if (opts) {
+        oany.type_url = "containerd.runc.v1.Options";
+        oany.value.len = containerd__runc__v1__options__get_packed_size(opts);
+        opts_bytes = xmalloc(oany.value.len + 1);
+        containerd__runc__v1__options__pack(opts, opts_bytes);
+        oany.value.data = opts_bytes;
+        info.options = &oany;
+    }
+    Google__Protobuf__Any fany = GOOGLE__PROTOBUF__ANY__INIT;
+    if (features) {
+        fany.type_url = "types.containerd.io/opencontainers/runtime-spec/1/features/Features";
+        fany.value.data = (uint8_t *)features;
+        fany.value.len = strlen(features);
+        info.features = &fany;
+    }
+    size_t len = containerd__types__runtime_info__get_packed_size(&info);
+    _cleanup_free_ uint8_t *buf = xmalloc(len + 1);
     containerd__types__runtime_info__pack(&info, buf);
-    fwrite(buf, 1, plen, stdout);
-    runc_options_clear(&o);
+    fwrite(buf, 1, len, stdout);
+    return 0;
+}
+
+/*
+ * -info: RuntimeInfo as the reference's manager builds it: name, version, the options echoed
+ * when stdin had containerd.runc.v1.Options (anything else is refused), the runtime's features
+ * when `features` works.
+ */
+static int action_info(void)
+{
+    struct berth_error *err = NULL;
+    Google__Protobuf__Any *any = read_options_any();
+    Containerd__Runc__V1__Options *opts = NULL;
+    int rc = -1;
+    if (any) {
+        const char *url = any->type_url ? any->type_url : "";
+        const char *slash = strrchr(url, '/');
+        const char *name = slash ? slash + 1 : url;
+        if (strcmp(name, "containerd.runc.v1.Options") != 0)
+            err_make(&err, ERR_INVALID_ARGUMENT, 0, "invalid type %s", name);
+        else if (!(opts = containerd__runc__v1__options__unpack(NULL, any->value.len,
+                                                                any->value.data)))
+            err_make(&err, ERR_INVALID_ARGUMENT, 0, "invalid containerd.runc.v1.Options");
+    }
+    if (!err)
+        rc = print_info(opts, &err);
+    if (opts)
+        containerd__runc__v1__options__free_unpacked(opts, NULL);
     if (any)
         google__protobuf__any__free_unpacked(any, NULL);
-    return 0;
+    return rc < 0 ? fail("info", err) : 0;
 }
 
 static uv_signal_t sigterm, sigint;
@@ -363,6 +405,7 @@ static void serve_setup(void *arg)
     struct shim *sh = shim_global;
     struct berth_error *err = NULL;
     events_init(sh);
+    shim_cgroups_init();
     struct rpc_registry *registry = rpc_registry_new();
     rpc_registry_add(registry, &shim_task_service_v2);
     rpc_registry_add(registry, &shim_task_service_v3);

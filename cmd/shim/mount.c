@@ -1,54 +1,13 @@
 /* Rootfs mounts from Create (overlay, bind, ...) into <bundle>/rootfs, and their removal. */
 #include "cmd/shim/shim.h"
 #include "lib/base/alloc.h"
+#include "lib/base/mount_options.h"
 #include "lib/base/log.h"
 #include "proto/containerd/types/mount.pb-c.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mount.h>
-
-struct flag_word {
-    const char *name;
-    bool clear;
-    unsigned long flag;
-};
-
-/* containerd's option words that are mount flags rather than filesystem data. */
-static const struct flag_word flag_words[] = {
-    {"async", true, MS_SYNCHRONOUS},
-    {"atime", true, MS_NOATIME},
-    {"bind", false, MS_BIND},
-    {"defaults", false, 0},
-    {"dev", true, MS_NODEV},
-    {"diratime", true, MS_NODIRATIME},
-    {"dirsync", false, MS_DIRSYNC},
-    {"exec", true, MS_NOEXEC},
-    {"mand", false, MS_MANDLOCK},
-    {"noatime", false, MS_NOATIME},
-    {"nodev", false, MS_NODEV},
-    {"nodiratime", false, MS_NODIRATIME},
-    {"noexec", false, MS_NOEXEC},
-    {"nomand", true, MS_MANDLOCK},
-    {"norelatime", true, MS_RELATIME},
-    {"nostrictatime", true, MS_STRICTATIME},
-    {"nosuid", false, MS_NOSUID},
-    {"rbind", false, MS_BIND | MS_REC},
-    {"relatime", false, MS_RELATIME},
-    {"remount", false, MS_REMOUNT},
-    {"ro", false, MS_RDONLY},
-    {"rw", true, MS_RDONLY},
-    {"strictatime", false, MS_STRICTATIME},
-    {"suid", true, MS_NOSUID},
-    {"sync", false, MS_SYNCHRONOUS},
-};
-
-static const struct flag_word propagation_words[] = {
-    {"private", false, MS_PRIVATE},       {"rprivate", false, MS_PRIVATE | MS_REC},
-    {"shared", false, MS_SHARED},         {"rshared", false, MS_SHARED | MS_REC},
-    {"slave", false, MS_SLAVE},           {"rslave", false, MS_SLAVE | MS_REC},
-    {"unbindable", false, MS_UNBINDABLE}, {"runbindable", false, MS_UNBINDABLE | MS_REC},
-};
 
 static int mount_one(const Containerd__Types__Mount *m, const char *target,
                      struct berth_error **err)
@@ -60,18 +19,7 @@ static int mount_one(const Containerd__Types__Mount *m, const char *target,
     _cleanup_free_ char *data = xcalloc(1, cap);
     for (size_t i = 0; i < m->n_options; i++) {
         const char *o = m->options[i];
-        bool matched = false;
-        for (size_t k = 0; k < ARRAY_SIZE(flag_words) && !matched; k++)
-            if (strcmp(o, flag_words[k].name) == 0) {
-                flags =
-                    flag_words[k].clear ? flags & ~flag_words[k].flag : flags | flag_words[k].flag;
-                matched = true;
-            }
-        for (size_t k = 0; k < ARRAY_SIZE(propagation_words) && !matched; k++)
-            if (strcmp(o, propagation_words[k].name) == 0) {
-                propagation |= propagation_words[k].flag;
-                matched = true;
-            }
+        bool matched = mount_option_apply(o, &flags, &propagation);
         if (!matched) {
             if (len)
                 data[len++] = ',';

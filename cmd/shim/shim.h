@@ -12,7 +12,9 @@
 
 enum proc_state { PROC_CREATED, PROC_RUNNING, PROC_PAUSED, PROC_STOPPED, PROC_DELETED };
 
-struct pio; /* a process's stdio (stdio.c) */
+struct pio;         /* a process's stdio (stdio.c) */
+struct cgroup;      /* core/cgroups */
+struct cgroups_oom; /* core/cgroups */
 
 struct waiter {
     struct rpc_call *call;
@@ -61,6 +63,9 @@ struct container {
     struct process *execs;
     int running_execs;
     bool init_exit_waiting; /* init exited, its exit waits for the execs' */
+    struct cgroup *cgroup;  /* init's, from create; NULL when it could not be loaded */
+    struct cgroups_oom *oom;
+    uv_poll_t *oom_poll;
     struct container *next;
 };
 
@@ -97,6 +102,7 @@ struct child_spec {
     const int *extra; /* become fds 3, 4, ... */
     int n_extra;
     const char *const *env; /* added to the environment ("K=V"), NULL-terminated, may be NULL */
+    bool env_only;          /* env is the whole environment */
     bool setsid;
 };
 pid_t child_spawn(const struct child_spec *spec, struct berth_error **err);
@@ -154,6 +160,10 @@ void pio_drain(struct pio *io);
 void pio_close_stdin(struct pio *io);
 int pio_resize(struct pio *io, unsigned width, unsigned height, struct berth_error **err);
 void pio_free(struct pio *io);
+
+/* ---- cgroup.c (the rest in task.h) ---- */
+/* Once, before serving: how the host mounts cgroups. */
+void shim_cgroups_init(void);
 
 /* ---- events.c ---- */
 void events_init(struct shim *s);

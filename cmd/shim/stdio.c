@@ -344,7 +344,13 @@ struct pio *pio_new(struct process *p, char **ret_console_socket, struct berth_e
         const char *env[] = {env_id, env_ns, NULL};
         int extra[] = {out[0], errp[0], ready[1]};
         struct child_spec spec = {
-            .argv = argv, .fds = {-1, -1, -1}, .extra = extra, .n_extra = 3, .env = env};
+            .argv = argv,
+            .fds = {-1, -1, -1},
+            .extra = extra,
+            .n_extra = 3,
+            .env = env,
+            /* as the reference: the logger's environment is these two variables only */
+            .env_only = true};
         pid_t pid = child_spawn(&spec, err);
         free(argv);
         close(out[0]);

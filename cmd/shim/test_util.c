@@ -201,12 +201,39 @@ static void test_uri(void **state)
     assert_false(shim_safe_name("a/b"));
 }
 
+static void test_look_path(void **state)
+{
+    char *p = shim_look_path("sh", "/nonexistent:/bin:/usr/bin");
+    assert_non_null(p);
+    assert_string_equal(p, "/bin/sh");
+    free(p);
+    p = shim_look_path("/bin/sh", "");
+    assert_string_equal(p, "/bin/sh");
+    free(p);
+    assert_null(shim_look_path("no-such-binary-berth", "/bin:/usr/bin"));
+    assert_null(shim_look_path("/nonexistent/sh", "/bin"));
+    assert_null(shim_look_path("", "/bin"));
+    /* directories are not executables */
+    assert_null(shim_look_path("bin", "/"));
+}
+
+static void test_json_compact(void **state)
+{
+    const char *in = "{\n  \"b\": [1, 2],\n  \"a\": {\"x\": true, \"p\": \"/a/b\"}\n}\n";
+    char *out = shim_json_compact(in, strlen(in));
+    assert_string_equal(out, "{\"b\":[1,2],\"a\":{\"x\":true,\"p\":\"/a/b\"}}");
+    free(out);
+    assert_null(shim_json_compact("{\"a\":", 5));
+    assert_null(shim_json_compact("{} x", 4));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flags), cmocka_unit_test(test_sha256),
-        cmocka_unit_test(test_paths), cmocka_unit_test(test_socket_path),
-        cmocka_unit_test(test_group), cmocka_unit_test(test_uri),
+        cmocka_unit_test(test_flags),     cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_paths),     cmocka_unit_test(test_socket_path),
+        cmocka_unit_test(test_group),     cmocka_unit_test(test_uri),
+        cmocka_unit_test(test_look_path), cmocka_unit_test(test_json_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,15 @@
 /* Pure helpers of the shim: flags, socket and state paths, group ids, stdio URIs. */
 #include "cmd/shim/util.h"
 #include "lib/base/alloc.h"
+#include "lib/base/gopath.h"
 #include "lib/rpc/unix_socket.h"
 
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- flags ---- */
 
@@ -141,43 +144,7 @@ void shim_sha256_hex(const void *data, size_t len, char out[65])
 
 char *shim_path_clean(const char *path)
 {
-    if (!*path)
-        return xstrdup(".");
-    bool rooted = path[0] == '/';
-    size_t n = strlen(path);
-    char *out = xmalloc(n + 2);
-    size_t w = 0, dotdot = 0; /* dotdot: where ".." may no longer backtrack */
-    if (rooted)
-        out[w++] = '/', dotdot = 1;
-    for (size_t r = 0; r < n;) {
-        if (path[r] == '/') {
-            r++;
-        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
-            r++;
-        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
-            r += 2;
-            if (w > dotdot) {
-                w--;
-                while (w > dotdot && out[w] != '/')
-                    w--;
-            } else if (!rooted) {
-                if (w > 0)
-                    out[w++] = '/';
-                out[w++] = '.';
-                out[w++] = '.';
-                dotdot = w;
-            }
-        } else {
-            if ((rooted && w != 1) || (!rooted && w != 0))
-                out[w++] = '/';
-            while (r < n && path[r] != '/')
-                out[w++] = path[r++];
-        }
-    }
-    if (w == 0)
-        out[w++] = '.';
-    out[w] = '\0';
-    return out;
+    return go_path_clean(path, strlen(path));
 }
 
 char *shim_state_dir_from_bundle(const char *bundle)
@@ -386,4 +353,47 @@ bool shim_safe_name(const char *s)
         if (*s == '/' || (unsigned char)*s < 0x20)
             return false;
     return true;
+}
+
+/* ---- executables, JSON ---- */
+
+char *shim_look_path(const char *name, const char *path_env)
+{
+    if (!name || !*name)
+        return NULL;
+    if (strchr(name, '/'))
+        return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
+    /* Go's exec.LookPath: an empty PATH entry is the current directory */
+    const char *p = path_env ? path_env : "";
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        char *f = len ? xasprintf("%.*s/%s", (int)len, p, name) : xasprintf("./%s", name);
+        struct stat st;
+        if (stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, X_OK) == 0)
+            return f;
+        free(f);
+        if (!colon)
+            return NULL;
+        p = colon + 1;
+    }
+}
+
+char *shim_json_compact(const char *data, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    if (len > INT32_MAX)
+        len = 0;
+    struct json_object *root = json_tokener_parse_ex(tok, data, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    while (end < len && memchr(" \t\r\n", data[end], 4))
+        end++;
+    char *out = NULL;
+    if (root && jerr == json_tokener_success && end == len)
+        out = xstrdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+    return out;
 }

@@ -69,3 +69,9 @@ char *shim_address_of(const char *socket_path);
 
 /* Whether s is a safe single path component (ids and exec ids end up in file names). */
 bool shim_safe_name(const char *s);
+
+/* exec.LookPath: a name with a slash as is, else the first executable file in path_env's dirs. */
+char *shim_look_path(const char *name, const char *path_env);
+
+/* JSON re-encoded without whitespace (key order kept), or NULL when data is not one JSON value. */
+char *shim_json_compact(const char *data, size_t len);

@@ -2,7 +2,7 @@
 #include "core/archive/archive-internal.h"
 #include "lib/base/alloc.h"
 #include "lib/digest/digest.h"
-#include "lib/reference/gopath.h"
+#include "lib/base/gopath.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {.whiteouts = DIFF_WHITEOUT_NATIVE, .max_entries = 256},
         {.whiteouts = DIFF_WHITEOUT_OVERLAY, .max_entries = 256, .no_same_owner = true},
     };
+    /*
+     * Decompression on its own thread for one input in 16: thread starts are costly under ASan
+     * and the thread changes only where bytes are read, not how entries are judged.
+     */
+    static unsigned long inputs;
+    bool threaded = inputs++ % 16 == 0;
     for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
         struct berth_error *err = NULL;
-        /* one pass inline, one with decompression on its thread (thread starts cost under ASan) */
-        if (test_apply_inline(root, data, size, &options[i], i == 0, &err) < 0) {
+        if (test_apply_inline(root, data, size, &options[i], !threaded, &err) < 0) {
             check(err && err->message && *err->message, "failure without an error");
             err_free(err);
         }

@@ -11,7 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int main(void)
+/* With an argument, only that seed (meson runs one test per seed, each with its own limit). */
+int main(int argc, char **argv)
 {
     static const struct test_entry seeds[][6] = {
         {{.name = "d/", .type = S_IFDIR}, {.name = "d/f", .data = "x"}, {0}},
@@ -23,7 +24,16 @@ int main(void)
     };
     static const uint8_t replacements[] = {'\0', '/', '.', '0', '7', 'x', 'L', 0xff};
     size_t runs = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(seeds); i++) {
+    size_t first = 0, last = ARRAY_SIZE(seeds);
+    if (argc > 1) {
+        first = strtoul(argv[1], NULL, 10);
+        if (first >= last) {
+            fprintf(stderr, "fuzz-apply-corpus: no seed %s\n", argv[1]);
+            return 2;
+        }
+        last = first + 1;
+    }
+    for (size_t i = first; i < last; i++) {
         struct test_buf tar = {0}, gz = {0}, zs = {0};
         test_tar_build(seeds[i], &tar);
         test_gzip(tar.data, tar.len, &gz);

@@ -1,6 +1,7 @@
 /* Applying a layer onto snapshot mounts: the overlay upperdir fast path or a private temp mount. */
 #include "core/diff/mounts.h"
 #include "lib/base/alloc.h"
+#include "lib/base/mount_options.h"
 #include "lib/base/fs.h"
 
 #include <errno.h>
@@ -16,48 +17,6 @@
 enum { UNMOUNT_BUSY_RETRIES = 50, UNMOUNT_BUSY_WAIT_MS = 50, MAX_MOUNT_DATA = 4096 };
 
 /* containerd's mount_linux.go flag table: set or clear a MS_* flag. */
-static const struct {
-    const char *name;
-    bool clear;
-    unsigned long flag;
-} mount_flags[] = {
-    {"async", true, MS_SYNCHRONOUS},
-    {"atime", true, MS_NOATIME},
-    {"bind", false, MS_BIND},
-    {"defaults", false, 0},
-    {"dev", true, MS_NODEV},
-    {"diratime", true, MS_NODIRATIME},
-    {"dirsync", false, MS_DIRSYNC},
-    {"exec", true, MS_NOEXEC},
-    {"mand", false, MS_MANDLOCK},
-    {"noatime", false, MS_NOATIME},
-    {"nodev", false, MS_NODEV},
-    {"nodiratime", false, MS_NODIRATIME},
-    {"noexec", false, MS_NOEXEC},
-    {"nomand", true, MS_MANDLOCK},
-    {"norelatime", true, MS_RELATIME},
-    {"nostrictatime", true, MS_STRICTATIME},
-    {"nosuid", false, MS_NOSUID},
-    {"rbind", false, MS_BIND | MS_REC},
-    {"relatime", false, MS_RELATIME},
-    {"remount", false, MS_REMOUNT},
-    {"ro", false, MS_RDONLY},
-    {"rw", true, MS_RDONLY},
-    {"strictatime", false, MS_STRICTATIME},
-    {"suid", true, MS_NOSUID},
-    {"sync", false, MS_SYNCHRONOUS},
-};
-
-static const struct {
-    const char *name;
-    unsigned long flag;
-} propagation_flags[] = {
-    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
-    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
-    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
-    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
-};
-
 /* Splits options into flags, propagation flags and the data string (bounded). */
 static int parse_options(const struct diff_mount *m, unsigned long *ret_flags,
                          unsigned long *ret_propagation, char *data, size_t data_size,
@@ -68,22 +27,7 @@ static int parse_options(const struct diff_mount *m, unsigned long *ret_flags,
     data[0] = '\0';
     for (size_t i = 0; i < m->n_options; i++) {
         const char *o = m->options[i];
-        bool known = false;
-        for (size_t j = 0; j < ARRAY_SIZE(mount_flags) && !known; j++) {
-            if (strcmp(o, mount_flags[j].name) == 0) {
-                known = true;
-                if (mount_flags[j].clear)
-                    flags &= ~mount_flags[j].flag;
-                else
-                    flags |= mount_flags[j].flag;
-            }
-        }
-        for (size_t j = 0; j < ARRAY_SIZE(propagation_flags) && !known; j++) {
-            if (strcmp(o, propagation_flags[j].name) == 0) {
-                known = true;
-                propagation |= propagation_flags[j].flag;
-            }
-        }
+        bool known = mount_option_apply(o, &flags, &propagation);
         if (known)
             continue;
         if (strcmp(o, "volatile") == 0 && strcmp(m->type, "overlay") == 0)

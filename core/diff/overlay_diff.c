@@ -23,6 +23,25 @@ static bool has_prefix(const char *s, const char *prefix, const char **ret_rest)
     return true;
 }
 
+/* Overlay features whose on-disk form the fast path cannot read with certainty. */
+static bool unreadable_option(const char *o)
+{
+    if (strncmp(o, "lowerdir+", 9) == 0 || strncmp(o, "datadir+", 8) == 0)
+        return true;
+    const char *eq = strchr(o, '=');
+    if (!eq)
+        return false;
+    size_t key = (size_t)(eq - o);
+    const char *v = eq + 1;
+    if (key == 8 && strncmp(o, "metacopy", key) == 0)
+        return strcmp(v, "off") != 0;
+    if (key == 12 && strncmp(o, "redirect_dir", key) == 0)
+        return strcmp(v, "off") != 0 && strcmp(v, "nofollow") != 0;
+    if (key == 5 && strncmp(o, "index", key) == 0)
+        return strcmp(v, "off") != 0;
+    return false;
+}
+
 static bool add_layer(struct layers *l, const char *dir, size_t len, char **pool, size_t *n_pool)
 {
     if (len == 0 || dir[0] != '/' || l->n == MAX_LAYERS)
@@ -54,11 +73,7 @@ static bool mount_layers(const struct diff_mount *m, struct layers *l, char **po
             lower = v;
         else if (strcmp(o, "userxattr") == 0)
             l->userxattr = true;
-        else if (has_prefix(o, "lowerdir+", &v) || has_prefix(o, "datadir+", &v) ||
-                 (has_prefix(o, "metacopy=", &v) && strcmp(v, "off") != 0) ||
-                 (has_prefix(o, "redirect_dir=", &v) && strcmp(v, "off") != 0 &&
-                  strcmp(v, "nofollow") != 0) ||
-                 (has_prefix(o, "index=", &v) && strcmp(v, "off") != 0))
+        else if (unreadable_option(o))
             return false;
     }
     if (!lower || strchr(lower, '\\'))

@@ -250,11 +250,6 @@ size_t task_manager_list(struct task_manager *tm, const char *ns, struct shim **
 
 /* ---- calls ---- */
 
-static void cancel_child_call(void *arg)
-{
-    rpc_call_cancel(arg);
-}
-
 int shim_call(struct shim *s, const char *method, const ProtobufCMessage *request,
               const ProtobufCMessageDescriptor *response_descriptor, ProtobufCMessage **ret,
               struct rpc_call *parent, long long timeout_ns, struct berth_error **err)
@@ -262,48 +257,12 @@ int shim_call(struct shim *s, const char *method, const ProtobufCMessage *reques
     *ret = NULL;
     struct rpc_metadata md = {0};
     rpc_metadata_add(&md, "containerd-namespace-ttrpc", s->ns);
-    long long deadline = parent ? rpc_call_deadline(parent) : 0;
-    if (deadline) {
-        long long left = deadline - monotonic_ns();
-        if (left <= 0) {
-            rpc_metadata_clear(&md);
-            return err_make(err, ERR_DEADLINE_EXCEEDED, 0, "context deadline exceeded");
-        }
-        if (!timeout_ns || left < timeout_ns)
-            timeout_ns = left;
-    }
-    struct rpc_call_options opts = {.metadata = &md, .timeout_ns = timeout_ns};
-    struct rpc_call *call = rpc_channel_start_call(s->channel, s->service, method, &opts, err);
-    rpc_metadata_clear(&md);
-    if (!call)
-        return -1;
     /* a caller that goes away (ctr interrupted while waiting) takes the shim call with it */
-    if (parent)
-        rpc_call_set_cancel_hook(parent, cancel_child_call, call);
-    ProtobufCMessage *resp = NULL;
-    int r = rpc_call_send(call, request, err);
-    if (r == 0) {
-        rpc_call_close_send(call);
-        r = rpc_call_recv(call, response_descriptor, &resp, err);
-        if (r == 0)
-            r = rpc_call_finish(call, err) < 0
-                    ? -1
-                    : err_make(err, ERR_INTERNAL, 0, "shim sent no response to %s", method);
-        else if (r == 1)
-            r = rpc_call_finish(call, err);
-    }
-    if (parent)
-        rpc_call_set_cancel_hook(parent, NULL, NULL);
-    if (r < 0) {
-        if (resp)
-            protobuf_c_message_free_unpacked(resp, NULL);
-        rpc_call_cancel(call);
-        rpc_call_unref(call);
-        return -1;
-    }
-    rpc_call_unref(call);
-    *ret = resp;
-    return 0;
+    struct rpc_call_options opts = {.metadata = &md, .timeout_ns = timeout_ns, .parent = parent};
+    int r = rpc_channel_unary(s->channel, s->service, method, request, response_descriptor, ret,
+                              &opts, err);
+    rpc_metadata_clear(&md);
+    return r;
 }
 
 /* Calls that only need a status; the Empty reply is dropped. */

@@ -1,6 +1,6 @@
 /* libFuzzer target: reference parsers never fault, and what parses prints back consistently. */
 #include "lib/base/alloc.h"
-#include "lib/reference/gopath.h"
+#include "lib/base/gopath.h"
 #include "lib/reference/reference.h"
 
 #include <stdint.h>

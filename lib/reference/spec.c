@@ -1,7 +1,7 @@
 /* containerd's pkg/reference Spec: a URL-ish locator and object, read as net/url reads it. */
 #include "lib/base/alloc.h"
 #include "lib/identifiers/gostring.h"
-#include "lib/reference/gopath.h"
+#include "lib/base/gopath.h"
 #include "lib/reference/reference.h"
 
 #include <stdbool.h>

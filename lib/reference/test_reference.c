@@ -1,6 +1,6 @@
 /* Unit tests for docker reference parsing and normalization, and containerd's reference spec. */
 #include "lib/base/alloc.h"
-#include "lib/reference/gopath.h"
+#include "lib/base/gopath.h"
 #include "lib/reference/reference.h"
 
 #include <setjmp.h>

@@ -592,15 +592,31 @@ struct rpc_call *rpc_channel_start_call(struct rpc_channel *channel, const char 
     return channel->ops->start_call(channel, service, method, options, err);
 }
 
+static void cancel_child(void *call)
+{
+    rpc_call_cancel(call);
+}
+
 int rpc_channel_unary(struct rpc_channel *channel, const char *service, const char *method,
                       const ProtobufCMessage *request,
                       const ProtobufCMessageDescriptor *response_descriptor,
                       ProtobufCMessage **ret_response, const struct rpc_call_options *options,
                       struct berth_error **err)
 {
-    struct rpc_call *call = rpc_channel_start_call(channel, service, method, options, err);
+    struct rpc_call_options opts = options ? *options : (struct rpc_call_options){0};
+    long long deadline = opts.parent ? rpc_call_deadline(opts.parent) : 0;
+    if (deadline) {
+        long long left = deadline - monotonic_ns();
+        if (left <= 0)
+            return err_make_raw(err, ERR_DEADLINE_EXCEEDED, "context deadline exceeded");
+        if (!opts.timeout_ns || left < opts.timeout_ns)
+            opts.timeout_ns = left;
+    }
+    struct rpc_call *call = rpc_channel_start_call(channel, service, method, &opts, err);
     if (!call)
         return -1;
+    if (opts.parent)
+        rpc_call_set_cancel_hook(opts.parent, cancel_child, call);
     ProtobufCMessage *resp = NULL;
     int r = rpc_call_send(call, request, err);
     if (r == 0) {
@@ -614,6 +630,8 @@ int rpc_channel_unary(struct rpc_channel *channel, const char *service, const ch
         else if (r == 1)
             r = rpc_call_finish(call, err);
     }
+    if (opts.parent)
+        rpc_call_set_cancel_hook(opts.parent, NULL, NULL);
     if (r < 0) {
         if (resp)
             protobuf_c_message_free_unpacked(resp, NULL);

@@ -118,6 +118,11 @@ void rpc_call_unref(struct rpc_call *call);
 struct rpc_call_options {
     const struct rpc_metadata *metadata;
     long long timeout_ns; /* 0: no deadline */
+    /*
+     * rpc_channel_unary only: a server call this one is made for. Its deadline bounds this
+     * call, and its cancellation (the client went away) cancels this call too.
+     */
+    struct rpc_call *parent;
 };
 
 /* A connection to a server over some transport (gRPC or ttrpc). */

@@ -18,24 +18,32 @@ berthd_start() {
 
 # Starts berthd on the existing BERTH_DIR (a restart keeps root and state).
 berthd_launch() {
+  # a restart appends to the log: wait for a boot line beyond those already there
+  local booted
+  booted=$(grep -c "successfully booted" "$BERTH_DIR/berthd.log" 2>/dev/null || true)
   "$BERTHD" --root "$BERTH_DIR/root" --state "$BERTH_DIR/state" --address "$BERTH_SOCK" \
     --config "$BERTH_DIR/config.toml" "$@" >>"$BERTH_DIR/berthd.log" 2>&1 3>&- &
   echo $! >"$BERTH_DIR/berthd.pid"
-  berthd_wait_ready
+  berthd_wait_ready "${booted:-0}"
 }
 
 berthd_pid() {
   cat "$BERTH_DIR/berthd.pid" 2>/dev/null
 }
 
-# Waits until the daemon has logged that it is serving (bounded).
+# Waits until the daemon has logged that it is serving (bounded). With an argument: until the
+# log has more boot lines than that (the instance just launched, not an earlier one).
 berthd_wait_ready() {
-  local i pid
+  local i pid booted
   pid=$(berthd_pid)
   for i in $(seq 1 200); do
-    if [ "$(grep -c "successfully booted" "$BERTH_DIR/berthd.log" 2>/dev/null)" -ge \
+    booted=$(grep -c "successfully booted" "$BERTH_DIR/berthd.log" 2>/dev/null || true)
+    if [ -n "${1:-}" ] && [ "${booted:-0}" -gt "$1" ]; then
+      return 0
+    fi
+    if [ -z "${1:-}" ] && [ "${booted:-0}" -ge \
       "$(grep -c "starting berthd" "$BERTH_DIR/berthd.log" 2>/dev/null)" ] &&
-      grep -q "successfully booted" "$BERTH_DIR/berthd.log"; then
+      [ "${booted:-0}" -gt 0 ]; then
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then

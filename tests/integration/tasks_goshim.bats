@@ -22,4 +22,5 @@ setup() { tasks_setup; }
 @test "go shim: a killed shim is cleaned up, exit and delete published" { check_dead_shim; }
 @test "go shim: 10 containers survive a SIGKILL of berthd" { check_restart_survival; }
 @test "go shim: errors" { check_errors; }
+@test "go shim: an OOM kill is published as /tasks/oom" { check_oom; }
 @test "go shim: 20 run --rm cycles leave nothing behind" { check_cycles 20; }

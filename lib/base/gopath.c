@@ -1,5 +1,5 @@
 /* Go's lexical path cleaning, as path.Clean and path.Join do it. */
-#include "lib/reference/gopath.h"
+#include "lib/base/gopath.h"
 #include "lib/base/alloc.h"
 
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* Go's path.Clean and path.Join for slash-separated names (image references, tar entry names). */
+/* Go's path.Clean and path.Join for slash-separated names (references, tar entries, shim paths). */
 #pragma once
 
 #include <stddef.h>

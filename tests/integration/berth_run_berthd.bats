@@ -30,5 +30,4 @@ load berth_run_common
   [ -x /usr/bin/containerd-shim-runc-v2 ] || skip "Debian's containerd-shim-runc-v2 is missing"
   check_metrics /usr/bin/containerd-shim-runc-v2
 }
-# needs the shim's Stats (branch h-shim2); before it, berthd finds no metrics ("no metrics received")
 @test "berthd: tasks metrics with Berth's shim" { check_metrics io.containerd.runc.v2; }

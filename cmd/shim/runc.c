@@ -54,8 +54,9 @@ int runc_options_from_any(struct runc_options *o, const ProtobufCBinaryData *val
         o->binary = xstrdup(opt->binary_name);
     }
     if (opt->root && *opt->root) {
+        /* as the reference's NewRunc: one runc root per namespace below the given one */
         free(o->root);
-        o->root = xstrdup(opt->root);
+        o->root = xasprintf("%s/%s", opt->root, shim_global->namespace);
     }
     o->systemd_cgroup = opt->systemd_cgroup;
     o->no_pivot_root = opt->no_pivot_root;

@@ -12,12 +12,7 @@ load berth_run_common
 @test "berthd: stdin reaches the process and its end closes the process's stdin" { check_stdin; }
 @test "berthd: env, env-file, cwd, user, mounts, hostname and read-only reach the process" { check_process_flags; }
 @test "berthd: the stored spec is containerd 2.0's for the same flags" { check_stored_spec; }
-@test "berthd: --runc-binary and --runc-root go into the runtime options" {
-  # containerd's shim runs runc with --root <Options.root>/<namespace>; Berth's (cmd/shim/runc.c,
-  # runc_options_from_any) uses Options.root as is, so the state lands outside <root>/default.
-  skip "Berth's shim drops the namespace from runc's --root (cmd/shim, not fixed yet)"
-  check_runc_options
-}
+@test "berthd: --runc-binary and --runc-root go into the runtime options" { check_runc_options; }
 @test "berthd: a bad flag fails cleanly without leftovers" { check_bad_flags; }
 @test "berthd: run -d, then tasks ls, ps, exec, pause, resume, kill and rm" { check_detached_lifecycle; }
 @test "berthd: tasks rm -f kills a running task and removes its FIFOs" { check_tasks_rm_force; }

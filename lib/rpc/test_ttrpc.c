@@ -1227,16 +1227,27 @@ static void test_async_release(void **state)
     assert_int_equal(r.kind, ERR_UNAVAILABLE);
     async_clear(&r);
 
-    /* A channel whose peer went away reports closed and can be released on the loop. */
+    /*
+     * A channel whose peer went away reports closed, refuses new calls at once (their callback
+     * never runs) and can be released on the loop. The close is waited for first: before the
+     * loop has read the EOF a call would be accepted and end with Unavailable instead.
+     */
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ch = ttrpc_channel_from_fd(f->loop, sv[1], NULL, NULL);
     assert_non_null(ch);
     close(sv[0]);
-    req.sleep_ms = 0;
-    async_run(f, ch, &req, 0, false, &r);
-    assert_int_equal(r.kind, ERR_UNAVAILABLE);
-    async_clear(&r);
+    for (int i = 0; i < 2000 && !ttrpc_channel_closed(ch); i++)
+        usleep(5000);
     assert_true(ttrpc_channel_closed(ch));
+    req.sleep_ms = 0;
+    memset(&r, 0, sizeof(r));
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    struct async_start a = {.f = f, .ch = ch, .req = &req, .res = &r};
+    loop_call_sync(f->loop, async_start_on_loop, &a);
+    assert_int_equal(a.rc, -1);
+    assert_int_equal(r.calls, 0);
+    async_clear(&r);
     loop_call_sync(f->loop, (void (*)(void *))ttrpc_channel_release, ch);
 }
 

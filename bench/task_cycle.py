@@ -2,14 +2,15 @@
 """Creates, starts, kills and deletes N containers one after the other over gRPC, and prints the
 total wall time in seconds: the `create+start+delete` benchmark's tight client.
 
-    task_cycle.py SOCKET NAMESPACE TEMPLATE PREFIX N
+    task_cycle.py SOCKET NAMESPACE TEMPLATE PREFIX N [STEPS]
 
 TEMPLATE is an existing container (made by `ctr c create IMAGE TEMPLATE sleep 1000`); each new
 container PREFIX<i> copies its spec, runtime and image, with its own snapshot (Snapshots/Prepare
 on the template snapshot's parent) and cgroup path. Per container, as ctr and containerd's client
 do it: Prepare, Containers/Create, Tasks/Create (rootfs mounts, no stdio), Start, Kill SIGKILL,
 Wait, Tasks/Delete, Containers/Delete, Snapshots/Remove. Whatever fails, what this run created is
-removed before the error is raised.
+removed before the error is raised. With STEPS, a JSON line is appended to that file: the
+seconds spent in each RPC, summed over the N containers.
 """
 import atexit
 import json
@@ -45,14 +46,24 @@ from google.protobuf import empty_pb2  # noqa: E402
 
 sock, namespace, template, prefix, count = sys.argv[1:6]
 count = int(count)
+steps_file = sys.argv[6] if len(sys.argv) > 6 else None
+steps = {}
 meta = (("containerd-namespace", namespace),)
 channel = grpc.insecure_channel("unix://" + sock)
 
 
 def rpc(service, method, req_type, resp_type):
+    name = "%s/%s" % (service.split(".")[0], method)
     call = channel.unary_unary("/containerd.services.%s/%s" % (service, method),
                                req_type.SerializeToString, resp_type.FromString)
-    return lambda req, extra=(): call(req, metadata=meta + extra, timeout=60)
+
+    def timed(req, extra=()):
+        t = time.monotonic()
+        try:
+            return call(req, metadata=meta + extra, timeout=60)
+        finally:
+            steps[name] = steps.get(name, 0) + time.monotonic() - t
+    return timed
 
 
 get_container = rpc("containers.v1.Containers", "Get", cpb.GetContainerRequest,
@@ -119,25 +130,26 @@ def cycle(cid, made):
 
 
 def undo(cid, made):
-    steps = []
+    calls = []
     if "task" in made:
-        steps += [lambda: kill_task(tpb.KillRequest(container_id=cid, signal=9, all=True)),
+        calls += [lambda: kill_task(tpb.KillRequest(container_id=cid, signal=9, all=True)),
                   lambda: wait_task(tpb.WaitRequest(container_id=cid)),
                   lambda: delete_task(tpb.DeleteTaskRequest(container_id=cid))]
     if "snapshot" in made:
-        steps.append(lambda: remove_snapshot(spb.RemoveSnapshotRequest(
+        calls.append(lambda: remove_snapshot(spb.RemoveSnapshotRequest(
             snapshotter=tmpl.snapshotter, key=cid)))
     if "container" in made:
-        steps.append(lambda: delete_container(cpb.DeleteContainerRequest(id=cid)))
+        calls.append(lambda: delete_container(cpb.DeleteContainerRequest(id=cid)))
     if "lease" in made:
-        steps.append(lambda: delete_lease(lpb.DeleteRequest(id=made["lease"])))
-    for step in steps:
+        calls.append(lambda: delete_lease(lpb.DeleteRequest(id=made["lease"])))
+    for call in calls:
         try:
-            step()
+            call()
         except grpc.RpcError:
             pass
 
 
+steps.clear()
 start = time.monotonic()
 for i in range(count):
     made = {}
@@ -147,3 +159,6 @@ for i in range(count):
         undo("%s%d" % (prefix, i), made)
         raise
 print("%.3f" % (time.monotonic() - start))
+if steps_file:
+    with open(steps_file, "a") as f:
+        f.write(json.dumps(steps) + "\n")

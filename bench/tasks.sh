@@ -25,7 +25,8 @@ for f in "$build/cmd/berthd/berthd" "$berth_shim" "$go_shim" /usr/sbin/runc "$(c
   [ -x "$f" ] || { echo "$0: $f is missing" >&2; exit 1; }
 done
 
-ns=bench
+# a namespace of this run's own: it names the cgroup parent and the Go shim's runc root
+ns="bench$$"
 image=docker.io/library/busybox:latest
 # Debian's Go shim keeps runc state in /run/containerd/runc/<ns>/<id> whichever daemon started it:
 # ids are unique to this run
@@ -67,9 +68,13 @@ cleanup() {
     # shims our daemons started and could not stop (a failed run)
     for p in $(shim_pids "$s"); do kill -KILL "$p" 2>/dev/null || true; done
   done
+  for id in "$work/runc/$prefix"*; do
+    [ -e "$id" ] && runc --root "$work/runc" delete --force "${id##*/}" 2>/dev/null
+  done
   for id in /run/containerd/runc/"$ns"/"$prefix"*; do
     [ -e "$id" ] && runc --root "/run/containerd/runc/$ns" delete --force "${id##*/}" 2>/dev/null
   done
+  rmdir "/run/containerd/runc/$ns" /sys/fs/cgroup/*/"$ns" 2>/dev/null || true
   grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
 }
@@ -175,31 +180,88 @@ row "daemon PSS KiB, $mem_n running" "${mem_d_pss[berth]}" "${mem_d_pss[berthgo]
 row "daemon + $mem_n shims PSS KiB" "${mem_total[berth]}" "${mem_total[berthgo]}" \
   "${mem_total[containerd]}" lower
 
-# 2. `ctr run --rm IMAGE ID true`, RUN_ROUNDS times per setup, interleaved
+# templates for the cycle below (and the spec of the runc-alone floor): ctr's spec for busybox
+for s in "${setups[@]}"; do
+  c "$s" containers create --runtime "${runtime[$s]}" "$image" "${prefix}t$s" sleep 1000
+done
+# The floor: the same spec and image run by runc alone (no ctr, daemon or shim), a bundle of
+# our own with the image's layer extracted.
+c containerd containers info "${prefix}tcontainerd" >"$work/template.json"
+"$python" - "$work/images/busybox-oci.tar" "$work/template.json" "$work/bundle" <<'PY'
+import io, json, os, sys, tarfile
+archive, template, bundle = sys.argv[1:]
+outer = tarfile.open(archive)
+blob = lambda d: outer.extractfile("blobs/" + d.replace(":", "/")).read()
+index = json.loads(outer.extractfile("index.json").read())
+manifest = json.loads(blob(index["manifests"][0]["digest"]))
+os.makedirs(bundle + "/rootfs")
+for layer in manifest["layers"]:
+    tarfile.open(fileobj=io.BytesIO(blob(layer["digest"]))).extractall(bundle + "/rootfs")
+spec = json.load(open(template))["Spec"]
+spec["process"]["args"] = ["true"]
+spec["root"] = {"path": "rootfs"}
+json.dump(spec, open(bundle + "/config.json", "w"), separators=(",", ":"))
+PY
+set_cgroup() { # id: the bundle's cgroup path is /<ns>/<id>, as ctr makes it
+  sed -i "s|\"cgroupsPath\":\"[^\"]*\"|\"cgroupsPath\":\"/$ns/$1\"|" "$work/bundle/config.json"
+  grep -q "\"cgroupsPath\":\"/$ns/$1\"" "$work/bundle/config.json"
+}
+
+# 2. `ctr run --rm IMAGE ID true`, RUN_ROUNDS times per setup, interleaved; beside it the floors:
+# `ctr version` (ctr's own start-up and one call) and runc alone
 for r in $(seq 1 "$run_rounds"); do
   for s in $(order "$r"); do
     t0=$(now_ns)
     c "$s" run --rm --runtime "${runtime[$s]}" "$image" "${prefix}r$s$r" true
     t1=$(now_ns)
     echo "($t1 - $t0) / 1000000" | bc -l >>"$work/run-$s"
+    t0=$(now_ns)
+    c "$s" version >/dev/null 2>&1 # (ctr warns that berthd's version is not its own)
+    t1=$(now_ns)
+    echo "($t1 - $t0) / 1000000" | bc -l >>"$work/version-$s"
   done
+  set_cgroup "${prefix}a$r"
+  t0=$(now_ns)
+  runc --root "$work/runc" run --bundle "$work/bundle" "${prefix}a$r" </dev/null
+  t1=$(now_ns)
+  echo "($t1 - $t0) / 1000000" | bc -l >>"$work/runc-alone"
 done
 col() { "$1" <"$work/$2" | xargs printf "${3:-%.1f}"; }
 row "ctr run --rm true, median ms" "$(col median run-berth)" "$(col median run-berthgo)" \
   "$(col median run-containerd)" lower
 row "ctr run --rm true, p90 ms" "$(col p90 run-berth)" "$(col p90 run-berthgo)" \
   "$(col p90 run-containerd)" lower
+row "  ctr version, median ms" "$(col median version-berth)" "$(col median version-berthgo)" \
+  "$(col median version-containerd)" lower
+printf '%-40s %10s\n' "  runc run true alone, median ms" "$(col median runc-alone)"
 
 # 3. create+start+kill+delete of CYCLE_N containers, one after the other, by a tight gRPC client
-for s in "${setups[@]}"; do
-  c "$s" containers create --runtime "${runtime[$s]}" "$image" "${prefix}t$s" sleep 1000
-done
 for r in $(seq 1 "$rounds"); do
   for s in $(order "$r"); do
     "$python" bench/task_cycle.py "${sock[$s]}" "$ns" "${prefix}t$s" "${prefix}c$s$r-" "$cycle_n" \
-      >>"$work/cycle-$s"
+      "$work/steps-$s" >>"$work/cycle-$s"
   done
 done
 row "create+start+delete x$cycle_n, median s" "$(col median cycle-berth %.2f)" \
   "$(col median cycle-berthgo %.2f)" "$(col median cycle-containerd %.2f)" lower
+printf '%-40s %10s %12s %11s\n' "  each round, s" "$(paste -sd/ "$work/cycle-berth")" \
+  "$(paste -sd/ "$work/cycle-berthgo")" "$(paste -sd/ "$work/cycle-containerd")"
+# where the time goes: mean ms per container in each RPC, over all rounds
+"$python" - "$work" "$cycle_n" <<'PY' >"$work/steps"
+import json, sys
+work, n = sys.argv[1], int(sys.argv[2])
+# in the order the client calls them
+calls = ("leases/Create", "snapshots/Prepare", "containers/Create", "leases/Delete", "tasks/Create",
+         "tasks/Start", "tasks/Kill", "tasks/Wait", "tasks/Delete", "snapshots/Remove",
+         "containers/Delete")
+means = {}
+for s in ("berth", "berthgo", "containerd"):
+    rounds = [json.loads(line) for line in open("%s/steps-%s" % (work, s))]
+    means[s] = {k: sum(r.get(k, 0) for r in rounds) * 1000 / (n * len(rounds)) for k in calls}
+for k in calls:
+    print("%s %s" % (k, " ".join("%.1f" % means[s][k] for s in means)))
+PY
+while read -r step b bg cd; do
+  row "  $step, mean ms" "$b" "$bg" "$cd" lower
+done <"$work/steps"
 echo "(ratio: containerd / berth, > 1: Berth is better; daemon: containerd / berthd, both with the Go shim)"

@@ -58,7 +58,8 @@ drain() {
 }
 
 cleanup() {
-  local s p id
+  set +e # everything below is best effort, and all of it is tried
+  local s p id root
   for s in "${setups[@]}"; do
     [ -S "${sock[$s]}" ] && drain "$s"
     if [ -n "${daemon_pid[$s]:-}" ]; then
@@ -68,11 +69,14 @@ cleanup() {
     # shims our daemons started and could not stop (a failed run)
     for p in $(shim_pids "$s"); do kill -KILL "$p" 2>/dev/null || true; done
   done
-  for id in "$work/runc/$prefix"*; do
-    [ -e "$id" ] && runc --root "$work/runc" delete --force "${id##*/}" 2>/dev/null
-  done
-  for id in /run/containerd/runc/"$ns"/"$prefix"*; do
-    [ -e "$id" ] && runc --root "/run/containerd/runc/$ns" delete --force "${id##*/}" 2>/dev/null
+  # containers whose shim is gone: runc roots of the floor, of Berth's shim (under berthd's
+  # state) and of the Go shim
+  for root in "$work/runc" "$work"/berth*/state/runc/"$ns" "/run/containerd/runc/$ns"; do
+    for id in "$root/$prefix"*; do
+      # a second try: the first can meet a container in the middle of starting
+      [ -e "$id" ] && { runc --root "$root" delete --force "${id##*/}" 2>/dev/null ||
+        { sleep 0.5 && runc --root "$root" delete --force "${id##*/}"; }; }
+    done
   done
   rmdir "/run/containerd/runc/$ns" /sys/fs/cgroup/*/"$ns" 2>/dev/null || true
   grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true

@@ -217,6 +217,22 @@ static int action_start(const struct shim_flags *f, char **argv0)
     return 0;
 }
 
+/*
+ * A shim that was killed leaves its socket behind; once nothing listens there (no other task of
+ * its group keeps the shim alive) the cleanup removes it.
+ */
+static void remove_dead_socket(const char *bundle)
+{
+    _cleanup_free_ char *file = xasprintf("%s/address", bundle);
+    _cleanup_free_ char *address = NULL;
+    if (fs_read_small_file(file, 4096, &address, NULL) < 0)
+        return;
+    address[strcspn(address, "\n")] = '\0';
+    const char *path = unix_socket_path(address);
+    if (path && path[0] == '/' && !can_connect(path))
+        unlink(path);
+}
+
 static int action_delete(const struct shim_flags *f)
 {
     struct berth_error *err = NULL;
@@ -240,6 +256,7 @@ static int action_delete(const struct shim_flags *f)
     }
     runc_options_clear(&o);
     rootfs_unmount(bundle);
+    remove_dead_socket(bundle);
     _cleanup_free_ char *pid_file = xasprintf("%s/init.pid", bundle);
     pid_t pid = 0;
     if (runc_read_pid(pid_file, &pid, &err) < 0) {

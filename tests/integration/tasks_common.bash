@@ -69,6 +69,9 @@ assert_no_task_leftovers() {
   [ -z "$left" ] || { echo "bundles left: $left" >&2; return 1; }
   left=$(grep -c " $BERTH_DIR" /proc/self/mountinfo || true)
   [ "$left" -eq 0 ] || { grep " $BERTH_DIR" /proc/self/mountinfo >&2; return 1; }
+  # Berth's shim sockets live under the state dir (Debian's Go shim uses /run/containerd/s)
+  left=$(ls -A "$BERTH_DIR/state/s" 2>/dev/null || true)
+  [ -z "$left" ] || { echo "shim sockets left: $left" >&2; return 1; }
 }
 
 check_run_rm_echo() {

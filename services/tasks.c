@@ -265,17 +265,26 @@ static int check_exec(struct shim *shim, struct rpc_call *call, const char *id, 
     return 0;
 }
 
+/* The task, after checking that exec_id (when given) names one of its processes. */
+static struct shim *process_task(struct tasks_service *s, struct rpc_call *call,
+                                 const char *container_id, const char *exec_id,
+                                 struct berth_error **err)
+{
+    struct shim *shim = container_task(s, call, container_id, err);
+    if (shim && check_exec(shim, call, container_id, exec_id, err) < 0) {
+        shim_unref(shim);
+        return NULL;
+    }
+    return shim;
+}
+
 static int delete_process(struct rpc_call *call, const ProtobufCMessage *request, void *data,
                           struct berth_error **err)
 {
     const SVC(DeleteProcessRequest) *req = (const SVC(DeleteProcessRequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
+    struct shim *shim = process_task(data, call, req->container_id, req->exec_id, err);
     if (!shim)
         return -1;
-    if (check_exec(shim, call, req->container_id, req->exec_id, err) < 0) {
-        shim_unref(shim);
-        return -1;
-    }
     T3(DeleteRequest) dreq = CONTAINERD__TASK__V3__DELETE_REQUEST__INIT;
     dreq.id = req->container_id;
     dreq.exec_id = req->exec_id;
@@ -371,13 +380,9 @@ static int kill_task(struct rpc_call *call, const ProtobufCMessage *request, voi
                      struct berth_error **err)
 {
     const SVC(KillRequest) *req = (const SVC(KillRequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
+    struct shim *shim = process_task(data, call, req->container_id, req->exec_id, err);
     if (!shim)
         return -1;
-    if (check_exec(shim, call, req->container_id, req->exec_id, err) < 0) {
-        shim_unref(shim);
-        return -1;
-    }
     T3(KillRequest) kreq = CONTAINERD__TASK__V3__KILL_REQUEST__INIT;
     kreq.id = req->container_id;
     kreq.exec_id = req->exec_id;
@@ -414,13 +419,9 @@ static int resize_pty(struct rpc_call *call, const ProtobufCMessage *request, vo
                       struct berth_error **err)
 {
     const SVC(ResizePtyRequest) *req = (const SVC(ResizePtyRequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
+    struct shim *shim = process_task(data, call, req->container_id, req->exec_id, err);
     if (!shim)
         return -1;
-    if (check_exec(shim, call, req->container_id, req->exec_id, err) < 0) {
-        shim_unref(shim);
-        return -1;
-    }
     T3(ResizePtyRequest) rreq = CONTAINERD__TASK__V3__RESIZE_PTY_REQUEST__INIT;
     rreq.id = req->container_id;
     rreq.exec_id = req->exec_id;
@@ -433,13 +434,9 @@ static int close_io(struct rpc_call *call, const ProtobufCMessage *request, void
                     struct berth_error **err)
 {
     const SVC(CloseIORequest) *req = (const SVC(CloseIORequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
+    struct shim *shim = process_task(data, call, req->container_id, req->exec_id, err);
     if (!shim)
         return -1;
-    if (check_exec(shim, call, req->container_id, req->exec_id, err) < 0) {
-        shim_unref(shim);
-        return -1;
-    }
     if (!req->stdin) {
         shim_unref(shim);
         return send_empty(call, err);
@@ -451,28 +448,34 @@ static int close_io(struct rpc_call *call, const ProtobufCMessage *request, void
     return forward_empty(call, shim, "CloseIO", &creq.base, err);
 }
 
+/* Pause and Resume: the shim request carries only the task id. */
+static int forward_id_only(struct rpc_call *call, void *data, const char *container_id,
+                           const char *method, const ProtobufCMessageDescriptor *descriptor,
+                           struct berth_error **err)
+{
+    struct shim *shim = container_task(data, call, container_id, err);
+    if (!shim)
+        return -1;
+    T3(PauseRequest) req; /* PauseRequest and ResumeRequest are both {string id = 1} */
+    protobuf_c_message_init(descriptor, &req);
+    req.id = (char *)container_id;
+    return forward_empty(call, shim, method, &req.base, err);
+}
+
 static int pause_task(struct rpc_call *call, const ProtobufCMessage *request, void *data,
                       struct berth_error **err)
 {
     const SVC(PauseTaskRequest) *req = (const SVC(PauseTaskRequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
-    if (!shim)
-        return -1;
-    T3(PauseRequest) preq = CONTAINERD__TASK__V3__PAUSE_REQUEST__INIT;
-    preq.id = req->container_id;
-    return forward_empty(call, shim, "Pause", &preq.base, err);
+    return forward_id_only(call, data, req->container_id, "Pause", &TASK(pause_request__descriptor),
+                           err);
 }
 
 static int resume_task(struct rpc_call *call, const ProtobufCMessage *request, void *data,
                        struct berth_error **err)
 {
     const SVC(ResumeTaskRequest) *req = (const SVC(ResumeTaskRequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
-    if (!shim)
-        return -1;
-    T3(ResumeRequest) rreq = CONTAINERD__TASK__V3__RESUME_REQUEST__INIT;
-    rreq.id = req->container_id;
-    return forward_empty(call, shim, "Resume", &rreq.base, err);
+    return forward_id_only(call, data, req->container_id, "Resume",
+                           &TASK(resume_request__descriptor), err);
 }
 
 static int list_pids(struct rpc_call *call, const ProtobufCMessage *request, void *data,
@@ -609,13 +612,9 @@ static int wait_task(struct rpc_call *call, const ProtobufCMessage *request, voi
                      struct berth_error **err)
 {
     const SVC(WaitRequest) *req = (const SVC(WaitRequest) *)request;
-    struct shim *shim = container_task(data, call, req->container_id, err);
+    struct shim *shim = process_task(data, call, req->container_id, req->exec_id, err);
     if (!shim)
         return -1;
-    if (check_exec(shim, call, req->container_id, req->exec_id, err) < 0) {
-        shim_unref(shim);
-        return -1;
-    }
     T3(WaitRequest) wreq = CONTAINERD__TASK__V3__WAIT_REQUEST__INIT;
     wreq.id = req->container_id;
     wreq.exec_id = req->exec_id;
